@@ -1,0 +1,45 @@
+"""The ASGI application: ``uvicorn api_gateway.app:app``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from api_gateway.commands import command_document
+from api_gateway.module_routes import build_routes
+from api_gateway.platform_routes import health, module_health, modules_status
+from api_gateway.problems import EXCEPTION_HANDLERS
+from api_gateway.services import GatewayServices
+from core.settings import Settings
+from modules import discover, load_order
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings()
+    classes = discover(settings.modules)
+    order = load_order({name: cls.dependencies for name, cls in classes.items()})
+    routes = [
+        Route("/health", health),
+        Route("/modules/status", modules_status),
+        Route("/modules/{name}/health", module_health),
+        Route("/commands/{command_id}", command_document),
+        *build_routes({name: classes[name] for name in order}),
+    ]
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        services = GatewayServices.build(settings, tuple(order))
+        await services.start()
+        app.state.services = services
+        try:
+            yield
+        finally:
+            await services.close()
+
+    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+
+
+app = create_app()

@@ -1,0 +1,35 @@
+"""Errors only the gateway raises; each maps to its status in ``problems.py``."""
+
+from __future__ import annotations
+
+from events import HooklineError
+
+
+class BadRequest(HooklineError):
+    status = 400
+    problem = "bad-request"
+    title = "Bad request"
+
+
+class PayloadTooLarge(HooklineError):
+    status = 413
+    problem = "payload-too-large"
+    title = "Payload too large"
+
+
+class UnsupportedMediaType(HooklineError):
+    status = 415
+    problem = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
+class ServiceUnavailable(HooklineError):
+    """A dependency is down; the client should come back after ``retry_after_s``."""
+
+    status = 503
+    problem = "service-unavailable"
+    title = "Service unavailable"
+
+    def __init__(self, detail: str, retry_after_s: int = 5) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s

@@ -1,0 +1,57 @@
+"""The one place where errors become RFC 9457 problem responses."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from api_gateway.errors import ServiceUnavailable
+from events import PROBLEM_MEDIA_TYPE, HooklineError, Problem, Unauthorized
+
+log = logging.getLogger(__name__)
+
+
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM_MEDIA_TYPE
+
+    def __init__(self, problem: Problem, headers: dict[str, str] | None = None) -> None:
+        super().__init__(problem.to_json(), status_code=problem.status, headers=headers)
+
+
+def problem_response(problem: Problem) -> Response:
+    return ProblemResponse(problem)
+
+
+async def hookline_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HooklineError)
+    headers: dict[str, str] = {}
+    if isinstance(exc, ServiceUnavailable):
+        headers["Retry-After"] = str(exc.retry_after_s)
+    if isinstance(exc, Unauthorized):
+        headers["WWW-Authenticate"] = "Bearer"
+    if exc.status >= 500:
+        log.error("request failed: %s", exc.detail, extra={"path": request.url.path})
+    return ProblemResponse(Problem.from_error(exc, instance=request.url.path), headers)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    problem = Problem(
+        title=exc.detail or "HTTP error", status=exc.status_code, instance=request.url.path
+    )
+    return ProblemResponse(problem, dict(exc.headers or {}))
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s", request.url.path)
+    return ProblemResponse(Problem(title="Internal error", status=500, instance=request.url.path))
+
+
+EXCEPTION_HANDLERS = {
+    HooklineError: hookline_error,
+    HTTPException: http_error,
+    Exception: unexpected_error,
+}

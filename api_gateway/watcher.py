@@ -1,0 +1,68 @@
+"""Waking requests that wait for a command: one pattern subscription per gateway process.
+
+Workers publish on a command's channel at every status change; this listener
+sets the matching waiters. Waiters also re-read the state on a short timer, so
+a message lost while Redis reconnects costs latency, never correctness.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator
+
+import redis.asyncio
+
+from core import keys
+
+log = logging.getLogger(__name__)
+
+RECONNECT_DELAY_S = 0.5
+
+
+class CommandWatcher:
+    def __init__(self, client: redis.asyncio.Redis) -> None:
+        self._redis = client
+        self._waiters: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen_forever(), name="hookline-command-watcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    @contextlib.asynccontextmanager
+    async def watch(self, command_id: str) -> AsyncIterator[asyncio.Event]:
+        """An event set whenever ``command_id`` changes; register it before publishing."""
+        changed = asyncio.Event()
+        self._waiters[command_id].add(changed)
+        try:
+            yield changed
+        finally:
+            self._waiters[command_id].discard(changed)
+            if not self._waiters[command_id]:
+                del self._waiters[command_id]
+
+    async def _listen_forever(self) -> None:
+        while True:
+            try:
+                await self._listen()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis went away: resubscribe once it is back
+                log.warning("command watcher lost Redis; reconnecting", exc_info=True)
+                await asyncio.sleep(RECONNECT_DELAY_S)
+
+    async def _listen(self) -> None:
+        async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+            await pubsub.psubscribe(keys.COMMAND_CHANGES_PATTERN)
+            async for message in pubsub.listen():
+                command_id = keys.command_id_from_channel(message["channel"])
+                for changed in self._waiters.get(command_id, ()):
+                    changed.set()

@@ -1,0 +1,224 @@
+"""Command state in Redis: the status lifecycle, the outcome, and the hook trace.
+
+Transitions run as one Lua script that checks the current status against the
+lifecycle in ``events.status`` and publishes the change, so two workers can
+never both move a command, and a watcher sees every change.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, TypeVar
+
+import redis
+import redis.asyncio
+from pydantic import BaseModel, ConfigDict
+
+from core import keys
+from events import (
+    Command,
+    CommandOutcome,
+    CommandResult,
+    CommandStatus,
+    HookRun,
+    InvalidTransition,
+    Problem,
+    predecessors,
+    utc_now,
+)
+
+SETTLED = "settled"
+
+# KEYS: hash, channel. ARGV: target, allowed predecessors (comma list), ttl, count attempt (0/1),
+# then field/value pairs to set. Returns the previous status, or false when the command is unknown.
+_TRANSITION = """
+local current = redis.call('HGET', KEYS[1], 'status')
+if not current then return false end
+if not string.find(',' .. ARGV[2] .. ',', ',' .. current .. ',', 1, true) then
+  return redis.error_reply('REFUSED ' .. current)
+end
+redis.call('HSET', KEYS[1], 'status', ARGV[1])
+if ARGV[4] == '1' then redis.call('HINCRBY', KEYS[1], 'attempts', 1) end
+for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('PUBLISH', KEYS[2], ARGV[1])
+return current
+"""
+
+# KEYS: pending set, channel. ARGV: event id. Publishes once the last pending event settles.
+_SETTLE = """
+if redis.call('SREM', KEYS[1], ARGV[1]) == 1 and redis.call('SCARD', KEYS[1]) == 0 then
+  redis.call('PUBLISH', KEYS[2], 'settled')
+end
+return redis.call('SCARD', KEYS[1])
+"""
+
+
+class CommandDocument(BaseModel):
+    """What ``GET /commands/{id}`` shows."""
+
+    model_config = ConfigDict(frozen=True)
+
+    command_id: str
+    name: str
+    status: CommandStatus
+    owner: str
+    attempts: int
+    submitted_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    result: CommandResult | None = None
+    error: Problem | None = None
+    hooks: list[HookRun] = []
+    hooks_pending: int = 0
+
+    @property
+    def is_done(self) -> bool:
+        """Finished, and every hook it caused has run."""
+        return self.status.is_terminal and self.hooks_pending == 0
+
+    @property
+    def outcome(self) -> CommandOutcome:
+        return CommandOutcome(result=self.result, error=self.error)
+
+    def public(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"owner"})
+
+
+def initial_fields(command: Command) -> dict[str, str]:
+    return {
+        "name": command.name,
+        "status": CommandStatus.ACCEPTED,
+        "owner": command.actor.principal,
+        "attempts": "0",
+        "correlation_id": command.correlation_id,
+        "submitted_at": command.submitted_at.isoformat(),
+    }
+
+
+def parse_document(
+    command_id: str, fields: dict[str, str], hooks: list[str], pending: int
+) -> CommandDocument | None:
+    if not fields:
+        return None
+    return CommandDocument(
+        command_id=command_id,
+        name=fields["name"],
+        status=CommandStatus(fields["status"]),
+        owner=fields["owner"],
+        attempts=int(fields.get("attempts", 0)),
+        submitted_at=datetime.fromisoformat(fields["submitted_at"]),
+        started_at=fields.get("started_at"),
+        finished_at=fields.get("finished_at"),
+        result=json.loads(fields["result"]) if "result" in fields else None,
+        error=json.loads(fields["error"]) if "error" in fields else None,
+        hooks=[HookRun.model_validate_json(h) for h in hooks],
+        hooks_pending=pending,
+    )
+
+
+class CommandStateStore:
+    """The worker side: moves commands through their lifecycle and records hook runs."""
+
+    def __init__(self, client: redis.Redis, ttl_s: int) -> None:
+        self._redis = client
+        self._ttl_s = ttl_s
+        self._transition = client.register_script(_TRANSITION)
+        self._settle = client.register_script(_SETTLE)
+
+    def transition(
+        self, command_id: str, target: CommandStatus, **fields: str
+    ) -> CommandStatus | None:
+        """Move to ``target``; the previous status, or None if the command is unknown."""
+        allowed = ",".join(sorted(predecessors(target)))
+        count_attempt = "1" if target is CommandStatus.RUNNING else "0"
+        pairs = [item for pair in fields.items() for item in pair]
+        args = [target.value, allowed, self._ttl_s, count_attempt, *pairs]
+        try:
+            previous = self._transition(
+                keys=[keys.command(command_id), keys.command_changes(command_id)], args=args
+            )
+        except redis.ResponseError as e:
+            if not str(e).startswith("REFUSED"):
+                raise
+            current = str(e).split()[-1]
+            raise InvalidTransition(
+                f"command {command_id} cannot go from {current} to {target}", current=current
+            ) from e
+        return CommandStatus(previous) if previous else None
+
+    def start(self, command_id: str) -> CommandStatus | None:
+        return self.transition(command_id, CommandStatus.RUNNING, started_at=_now())
+
+    def succeed(self, command_id: str, result: CommandResult) -> None:
+        self.transition(
+            command_id, CommandStatus.SUCCEEDED, result=result.model_dump_json(), finished_at=_now()
+        )
+
+    def fail(self, command_id: str, problem: Problem, status: CommandStatus) -> None:
+        self.transition(command_id, status, error=problem.model_dump_json(), finished_at=_now())
+
+    def expect_events(self, command_id: str, event_ids: list[str]) -> None:
+        """Mark events as pending before they are published, so none settles unseen."""
+        if event_ids:
+            key = keys.command_pending(command_id)
+            pipe = self._redis.pipeline()
+            pipe.sadd(key, *event_ids)
+            pipe.expire(key, self._ttl_s)
+            pipe.execute()
+
+    def settle(self, command_id: str, event_id: str) -> None:
+        self._settle(
+            keys=[keys.command_pending(command_id), keys.command_changes(command_id)],
+            args=[event_id],
+        )
+
+    def record_hook_run(self, command_id: str, run: HookRun) -> None:
+        key = keys.command_hooks(command_id)
+        pipe = self._redis.pipeline()
+        pipe.rpush(key, run.model_dump_json())
+        pipe.expire(key, self._ttl_s)
+        pipe.execute()
+
+    def read(self, command_id: str) -> CommandDocument | None:
+        pipe = _queue_document_reads(self._redis.pipeline(transaction=False), command_id)
+        return parse_document(command_id, *pipe.execute())
+
+
+class AsyncCommandStateStore:
+    """The gateway side: records accepted commands and reads their documents."""
+
+    def __init__(self, client: redis.asyncio.Redis, ttl_s: int) -> None:
+        self._redis = client
+        self._ttl_s = ttl_s
+
+    async def accept(self, command: Command) -> None:
+        key = keys.command(command.id)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hset(key, mapping=initial_fields(command))
+        pipe.expire(key, self._ttl_s)
+        await pipe.execute()
+
+    async def forget(self, command_id: str) -> None:
+        """Drop a command the broker never took, so nothing is half-accepted."""
+        await self._redis.delete(keys.command(command_id))
+
+    async def read(self, command_id: str) -> CommandDocument | None:
+        pipe = _queue_document_reads(self._redis.pipeline(transaction=False), command_id)
+        return parse_document(command_id, *await pipe.execute())
+
+
+_Pipeline = TypeVar("_Pipeline", redis.client.Pipeline, redis.asyncio.client.Pipeline)
+
+
+def _queue_document_reads(pipe: _Pipeline, command_id: str) -> _Pipeline:
+    """The three reads that make a command document, in the order ``parse_document`` takes."""
+    pipe.hgetall(keys.command(command_id))
+    pipe.lrange(keys.command_hooks(command_id), 0, -1)
+    pipe.scard(keys.command_pending(command_id))
+    return pipe
+
+
+def _now() -> str:
+    return utc_now().isoformat()

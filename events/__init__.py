@@ -1,0 +1,56 @@
+"""The bus vocabulary: envelopes, command status, the event catalogue and the hook registry."""
+
+from events.catalogue import WILDCARD, EventCatalogue, EventSpec
+from events.envelopes import Actor, Command, CommandOutcome, CommandResult, Event, new_id, utc_now
+from events.errors import (
+    ConfigurationError,
+    Conflict,
+    DomainError,
+    Forbidden,
+    HooklineError,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    RegistrationError,
+    Unauthorized,
+)
+from events.hooks import DEFAULT_PRIORITY, EventSink, HookHandler, HookRegistry, RegisteredHook
+from events.problem import PROBLEM_MEDIA_TYPE, Problem
+from events.status import TERMINAL, CommandStatus, check_transition, predecessors
+from events.trace import HookRun, HookRunStatus
+
+__all__ = [
+    "DEFAULT_PRIORITY",
+    "PROBLEM_MEDIA_TYPE",
+    "TERMINAL",
+    "WILDCARD",
+    "Actor",
+    "Command",
+    "CommandOutcome",
+    "CommandResult",
+    "CommandStatus",
+    "ConfigurationError",
+    "Conflict",
+    "DomainError",
+    "Event",
+    "EventCatalogue",
+    "EventSink",
+    "EventSpec",
+    "Forbidden",
+    "HookHandler",
+    "HookRegistry",
+    "HookRun",
+    "HookRunStatus",
+    "HooklineError",
+    "InvalidInput",
+    "InvalidTransition",
+    "NotFound",
+    "Problem",
+    "RegisteredHook",
+    "RegistrationError",
+    "Unauthorized",
+    "check_transition",
+    "new_id",
+    "predecessors",
+    "utc_now",
+]

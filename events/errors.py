@@ -1,0 +1,89 @@
+"""The error tree shared by every layer.
+
+Every error a client can see is a ``HooklineError``: it carries the HTTP status
+and the RFC 9457 problem type it maps to, so the gateway turns it into a
+problem document in one place and a worker can ship it across the bus.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+PROBLEM_BASE = "https://hookline.dev/problems/"
+
+
+class HooklineError(Exception):
+    """Base of every error Hookline raises on purpose."""
+
+    status: ClassVar[int] = 500
+    problem: ClassVar[str] = "internal-error"
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+    @property
+    def type_uri(self) -> str:
+        return PROBLEM_BASE + self.problem
+
+
+class DomainError(HooklineError):
+    """A business rule refused the request; raised by modules."""
+
+    status = 400
+    problem = "domain-error"
+    title = "Request refused"
+
+
+class InvalidInput(DomainError):
+    status = 422
+    problem = "invalid-input"
+    title = "Invalid input"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    problem = "unauthorized"
+    title = "Authentication required"
+
+
+class Forbidden(DomainError):
+    status = 403
+    problem = "forbidden"
+    title = "Forbidden"
+
+
+class NotFound(DomainError):
+    status = 404
+    problem = "not-found"
+    title = "Not found"
+
+
+class Conflict(DomainError):
+    status = 409
+    problem = "conflict"
+    title = "Conflict"
+
+
+class ConfigurationError(HooklineError):
+    """A declaration or setting is wrong; stops startup with a message naming it."""
+
+    problem = "configuration-error"
+    title = "Configuration error"
+
+
+class RegistrationError(ConfigurationError):
+    """A hook, route or event could not be registered."""
+
+    problem = "registration-error"
+    title = "Registration error"
+
+
+class InvalidTransition(HooklineError):
+    """A command status change that the lifecycle does not allow."""
+
+    status = 409
+    problem = "invalid-transition"
+    title = "Invalid status transition"

@@ -1,0 +1,53 @@
+"""The command status lifecycle and the transitions it allows."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from events.errors import InvalidTransition
+
+
+class CommandStatus(StrEnum):
+    ACCEPTED = "accepted"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    DEAD = "dead"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL = frozenset({CommandStatus.SUCCEEDED, CommandStatus.FAILED, CommandStatus.DEAD})
+
+# accepted → running → succeeded | failed, retrying between runs, dead after the last retry.
+# ``running → running`` is a redelivery after a worker died mid-run.
+ALLOWED: dict[CommandStatus, frozenset[CommandStatus]] = {
+    CommandStatus.ACCEPTED: frozenset({CommandStatus.RUNNING}),
+    CommandStatus.RUNNING: frozenset(
+        {
+            CommandStatus.RUNNING,
+            CommandStatus.RETRYING,
+            CommandStatus.SUCCEEDED,
+            CommandStatus.FAILED,
+            CommandStatus.DEAD,
+        }
+    ),
+    CommandStatus.RETRYING: frozenset({CommandStatus.RUNNING, CommandStatus.DEAD}),
+    CommandStatus.SUCCEEDED: frozenset(),
+    CommandStatus.FAILED: frozenset(),
+    CommandStatus.DEAD: frozenset(),
+}
+
+
+def predecessors(target: CommandStatus) -> frozenset[CommandStatus]:
+    """The statuses from which ``target`` may be reached."""
+    return frozenset(source for source, targets in ALLOWED.items() if target in targets)
+
+
+def check_transition(current: CommandStatus, target: CommandStatus) -> None:
+    """Raise ``InvalidTransition`` unless ``current → target`` is allowed."""
+    if target not in ALLOWED[current]:
+        raise InvalidTransition(f"command status cannot go from {current} to {target}")

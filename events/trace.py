@@ -1,0 +1,27 @@
+"""The hook trace: one record per hook run, attached to the command that caused it."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class HookRunStatus(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class HookRun(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    event: str
+    event_id: str
+    module: str
+    handler: str
+    priority: int
+    status: HookRunStatus
+    attempts: int
+    duration_ms: float
+    error: str | None = None

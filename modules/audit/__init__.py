@@ -1,0 +1,5 @@
+"""Audit: records every event."""
+
+from modules.audit.module import AuditEntry, AuditModule
+
+__all__ = ["AuditEntry", "AuditModule"]

@@ -1,0 +1,76 @@
+"""``BaseModule``: the class every business module extends.
+
+A module is pure. It declares what it needs as class attributes and decides
+with ordinary methods; its orchestrator does the I/O around those decisions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Mapping
+from typing import ClassVar
+
+from events import EventSpec, RegistrationError
+from modules.declarations import (
+    Hook,
+    Index,
+    ModuleHealth,
+    Route,
+    Secret,
+    check_identifier,
+)
+
+
+class BaseModule:
+    """Declarations plus pure business methods; reads nothing from the outside world."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    dependencies: ClassVar[tuple[str, ...]] = ()
+    routes: ClassVar[tuple[Route, ...]] = ()
+    hooks: ClassVar[tuple[Hook, ...]] = ()
+    events: ClassVar[tuple[EventSpec, ...]] = ()
+    secrets: ClassVar[tuple[Secret, ...]] = ()
+    indexes: ClassVar[tuple[Index, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            raise RegistrationError(f"module class {cls.__qualname__} must set `name`")
+        check_identifier(cls.name, "module name")
+        cls.events = tuple(dataclasses.replace(e, emitted_by=cls.name) for e in cls.events)
+        _reject_duplicates(cls)
+
+    def __init__(self) -> None:
+        self.config: Mapping[str, str] = {}
+
+    def initialize(self, secrets: Mapping[str, str]) -> None:
+        """Take the resolved secrets; override to check or parse them (raise to refuse)."""
+        self.config = dict(secrets)
+
+    def health(self) -> ModuleHealth:
+        return ModuleHealth()
+
+    @classmethod
+    def command_name(cls, handler: str) -> str:
+        return f"{cls.name}.{handler}"
+
+    @classmethod
+    def collection_name(cls, short: str) -> str:
+        """Collections are prefixed with the owning module's name."""
+        return f"{cls.name}_{short}"
+
+
+def _reject_duplicates(cls: type[BaseModule]) -> None:
+    checks = {
+        "route": [f"{r.method} {r.path}" for r in cls.routes],
+        "route handler": [r.handler for r in cls.routes],
+        "secret": [s.name for s in cls.secrets],
+        "event": [e.name for e in cls.events],
+        "hook": [f"{h.event}:{h.handler}" for h in cls.hooks],
+    }
+    for what, names in checks.items():
+        repeated = [name for name, count in Counter(names).items() if count > 1]
+        if repeated:
+            raise RegistrationError(f"module {cls.name!r} declares {what} {repeated[0]!r} twice")

@@ -1,0 +1,118 @@
+"""What a module declares: routes, hooks, secrets, indexes and health.
+
+Declarations are frozen records checked when they are made, so a wrong one
+fails at import with a message naming it, not at the first request.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel
+
+from events import DEFAULT_PRIORITY, RegistrationError
+from events.hooks import check_priority
+
+HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def check_identifier(value: str, what: str) -> str:
+    if not _IDENTIFIER.match(value):
+        raise RegistrationError(f"{what} {value!r} must be lower_snake_case")
+    return value
+
+
+class RouteMode(StrEnum):
+    COMMAND = "command"  # published on the bus; 202 or the outcome with Prefer: wait
+    QUERY = "query"  # served from a Redis read model, a query command fills it when missing
+
+
+@dataclass(frozen=True)
+class Route:
+    """An HTTP route the gateway builds; ``handler`` names the orchestrator method."""
+
+    method: str
+    path: str
+    handler: str
+    request: type[BaseModel] | None = None
+    auth: bool = True
+    permission: str | None = None
+    mode: RouteMode = RouteMode.COMMAND
+    read_model: str | None = None
+    success_status: int = 200
+    summary: str = ""
+
+    def __post_init__(self) -> None:
+        where = f"route {self.method} {self.path}"
+        if self.method not in HTTP_METHODS:
+            raise RegistrationError(f"{where}: unknown method {self.method!r}")
+        if not self.path.startswith("/"):
+            raise RegistrationError(f"{where}: path must start with '/'")
+        check_identifier(self.handler, f"{where}: handler")
+        if self.mode is RouteMode.QUERY and self.read_model is None:
+            raise RegistrationError(f"{where}: a query route needs a read_model")
+        if self.method == "GET" and self.request is not None:
+            raise RegistrationError(f"{where}: a GET route takes no request body")
+
+
+@dataclass(frozen=True)
+class Hook:
+    """A module's wish to run ``handler`` (an orchestrator method) when ``event`` happens."""
+
+    event: str
+    handler: str
+    priority: int = DEFAULT_PRIORITY
+    context: str = ""
+    critical: bool = False
+
+    def __post_init__(self) -> None:
+        where = f"hook {self.handler} for {self.event!r}"
+        check_identifier(self.handler, f"{where}: handler")
+        check_priority(self.priority, where)
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A value the orchestrator resolves through the secrets chain and hands to the module."""
+
+    name: str
+    default: str | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        check_identifier(self.name, "secret")
+
+
+@dataclass(frozen=True)
+class Index:
+    """An index one of the module's collections needs; ensured at worker start."""
+
+    collection: str
+    keys: tuple[tuple[str, int], ...]
+    unique: bool = False
+
+    def __post_init__(self) -> None:
+        check_identifier(self.collection, "collection")
+        if not self.keys or any(direction not in (1, -1) for _, direction in self.keys):
+            raise RegistrationError(
+                f"index on {self.collection!r}: keys must be (field, 1 | -1) pairs"
+            )
+
+
+class HealthStatus(StrEnum):
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    UNHEALTHY = "unhealthy"
+
+
+@dataclass(frozen=True)
+class ModuleHealth:
+    status: HealthStatus = HealthStatus.HEALTHY
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": str(self.status), "details": self.details}

@@ -1,0 +1,47 @@
+"""Find business modules by scanning the ``modules`` package for subpackages."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Iterable
+
+from events import RegistrationError
+from modules.base import BaseModule
+
+_PACKAGE = "modules"
+
+
+def discover(only: Iterable[str] | None = None) -> dict[str, type[BaseModule]]:
+    """Import every module package (or just ``only``) and return name → module class."""
+    wanted = set(only) if only is not None else None
+    found: dict[str, type[BaseModule]] = {}
+    package = importlib.import_module(_PACKAGE)
+    for info in pkgutil.iter_modules(package.__path__):
+        if not info.ispkg or (wanted is not None and info.name not in wanted):
+            continue
+        cls = module_class_in(f"{_PACKAGE}.{info.name}")
+        found[cls.name] = cls
+    if wanted is not None and wanted - found.keys():
+        raise RegistrationError(f"modules not found: {', '.join(sorted(wanted - found.keys()))}")
+    return found
+
+
+def module_class_in(package_name: str) -> type[BaseModule]:
+    """The one ``BaseModule`` subclass a module package defines."""
+    package = importlib.import_module(package_name)
+    classes = {
+        obj
+        for obj in vars(package).values()
+        if inspect.isclass(obj)
+        and issubclass(obj, BaseModule)
+        and obj is not BaseModule
+        and obj.__module__.startswith(package_name)
+    }
+    if len(classes) != 1:
+        raise RegistrationError(
+            f"package {package_name!r} must export exactly one BaseModule subclass, "
+            f"found {len(classes)}"
+        )
+    return classes.pop()

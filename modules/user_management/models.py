@@ -1,0 +1,82 @@
+"""Requests, records and event payloads of the user_management module."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Email = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        to_lower=True,
+        max_length=254,
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+    ),
+]
+Username = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$"
+    ),
+]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
+
+
+class _Request(BaseModel):
+    # Unknown fields are refused so nobody can slip in `roles` or `balance`.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RegisterRequest(_Request):
+    email: Email
+    username: Username
+    password: Password
+
+
+class LoginRequest(_Request):
+    email: Email
+    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class User(BaseModel):
+    """A stored user; ``id`` is derived from the registering command, so a replay finds it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    email: str
+    username: str
+    password_hash: str
+    roles: tuple[str, ...] = ("user",)
+    created_at: datetime
+    command_id: str
+
+
+class Profile(BaseModel):
+    """The read model behind ``GET /userauth/me``."""
+
+    user_id: str
+    email: str
+    username: str
+    roles: tuple[str, ...]
+    created_at: datetime
+
+
+class UserCreated(BaseModel):
+    user_id: str
+    email: str
+    username: str
+
+
+class UserLoggedIn(BaseModel):
+    user_id: str
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "Bearer"
+    expires_in: int = Field(description="access token lifetime in seconds")

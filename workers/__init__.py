@@ -1,0 +1,4 @@
+"""Celery workers: bootstrap, orchestrators, task registration.
+
+Run with ``celery -A workers.app worker``.
+"""

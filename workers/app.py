@@ -1,0 +1,45 @@
+"""The Celery application workers run: ``celery -A workers.app worker``.
+
+Importing this module is cheap and does no I/O: it discovers module
+declarations, validates them and registers the tasks. Each worker process
+builds its stores and starts its modules when it starts, and closes them when
+it stops.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery, signals
+
+from core.celery_app import make_celery
+from core.settings import Settings
+from workers.bootstrap import Blueprint, start_runtime, stop_runtime
+
+log = logging.getLogger(__name__)
+
+settings = Settings()
+blueprint = Blueprint.from_settings(settings)
+app: Celery = make_celery(settings, queues=blueprint.queues)
+blueprint.register_tasks(app)
+
+
+@signals.worker_process_init.connect  # type: ignore[untyped-decorator]
+def _start_in_child(**_: Any) -> None:
+    start_runtime(app, settings, blueprint)
+
+
+@signals.worker_init.connect  # type: ignore[untyped-decorator]
+def _start_in_solo_or_threads(sender: Any = None, **_: Any) -> None:
+    # The prefork pool starts runtimes in its children; other pools run tasks in this process.
+    pool = getattr(sender, "pool_cls", "prefork")
+    pool_name = pool if isinstance(pool, str) else f"{pool.__module__}.{pool.__name__}"
+    if "prefork" not in pool_name:
+        start_runtime(app, settings, blueprint)
+
+
+@signals.worker_process_shutdown.connect  # type: ignore[untyped-decorator]
+@signals.worker_shutdown.connect  # type: ignore[untyped-decorator]
+def _stop(**_: Any) -> None:
+    stop_runtime(app)

@@ -1,0 +1,94 @@
+"""Worker start-up: what is checked before any process forks, and what each process builds.
+
+``Blueprint`` is pure: it discovers modules, builds the event catalogue, and
+checks every declaration against its orchestrator, so a wrong hook or route
+stops ``celery worker`` before it consumes anything.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from celery import Celery
+
+from core.settings import Settings
+from events import EventCatalogue, HookRegistry
+from modules import BaseModule, discover, load_order
+from workers.heartbeat import Heartbeat
+from workers.orchestrators import orchestrator_for
+from workers.runtime import Runtime
+from workers.services import WorkerServices
+from workers.tasks import register_tasks
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Blueprint:
+    classes: Mapping[str, type[BaseModule]]
+    catalogue: EventCatalogue
+    order: tuple[str, ...]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Blueprint:
+        return cls.from_classes(discover(settings.modules))
+
+    @classmethod
+    def from_classes(cls, classes: Mapping[str, type[BaseModule]]) -> Blueprint:
+        order = tuple(load_order({name: c.dependencies for name, c in classes.items()}))
+        catalogue = EventCatalogue(tuple(e for name in order for e in classes[name].events))
+        blueprint = cls(classes, catalogue, order)
+        blueprint.check()
+        return blueprint
+
+    def check(self) -> None:
+        """Register every hook once in a throwaway registry: the same checks as at run time."""
+        registry = HookRegistry(self.catalogue)
+        for name in self.order:
+            module_class = self.classes[name]
+            orchestrator = orchestrator_for(module_class)
+            orchestrator.check_declarations(module_class)
+            for hook in module_class.hooks:
+                registry.register(
+                    hook.event,
+                    getattr(orchestrator, hook.handler),
+                    module=name,
+                    handler_name=hook.handler,
+                    priority=hook.priority,
+                )
+
+    @property
+    def queues(self) -> tuple[str, ...]:
+        return self.order
+
+    def register_tasks(self, app: Celery) -> None:
+        register_tasks(app, {name: self.classes[name] for name in self.order}, self.catalogue)
+
+
+def start_runtime(app: Celery, settings: Settings, blueprint: Blueprint) -> Runtime:
+    services = WorkerServices.build(settings, app)
+    runtime = Runtime(
+        {n: blueprint.classes[n] for n in blueprint.order}, blueprint.catalogue, services
+    )
+    heartbeat = Heartbeat(runtime)
+    heartbeat.start()
+    app.hookline_runtime = runtime
+    app.hookline_heartbeat = heartbeat
+    log.info(
+        "hookline runtime started: %s",
+        ", ".join(f"{r.name}={r.state}" for r in runtime.modules.reports.values()),
+    )
+    return runtime
+
+
+def stop_runtime(app: Celery) -> None:
+    heartbeat: Heartbeat | None = getattr(app, "hookline_heartbeat", None)
+    runtime: Runtime | None = getattr(app, "hookline_runtime", None)
+    if heartbeat is not None:
+        heartbeat.stop()
+    if runtime is not None:
+        runtime.services.close()
+    app.hookline_runtime = None
+    app.hookline_heartbeat = None

@@ -1,0 +1,83 @@
+"""The orchestrator base: wires one pure module to the stores, the bus and the hook registry.
+
+A concrete orchestrator names its module class and defines one method per
+declared route handler and hook handler; everything else is done here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel
+from pymongo.collection import Collection
+
+from events import CommandResult, HookRegistry, RegistrationError
+from modules import BaseModule, Route
+from workers.context import CommandContext
+from workers.services import WorkerServices
+
+M = TypeVar("M", bound=BaseModule)
+
+CommandHandler = Callable[..., CommandResult]
+
+
+class Orchestrator(Generic[M]):
+    module_class: ClassVar[type[BaseModule]] = BaseModule
+
+    def __init__(self, module: M, services: WorkerServices) -> None:
+        self.module = module
+        self.services = services
+        self.state = services.state
+        self.read_models = services.read_models
+
+    @classmethod
+    def check_declarations(cls, module_class: type[BaseModule]) -> None:
+        """Every declared route and hook handler must exist on this orchestrator."""
+        wanted = [(r.handler, f"route {r.method} {r.path}") for r in module_class.routes]
+        wanted += [(h.handler, f"hook for {h.event!r}") for h in module_class.hooks]
+        for handler, what in wanted:
+            if not callable(getattr(cls, handler, None)):
+                raise RegistrationError(
+                    f"module {module_class.name!r}: {what} names handler {handler!r}, "
+                    f"which {cls.__name__} does not define"
+                )
+
+    def collection(self, short: str) -> Collection[dict[str, Any]]:
+        return self.services.db[self.module.collection_name(short)]
+
+    def ensure_indexes(self) -> None:
+        for index in self.module.indexes:
+            self.collection(index.collection).create_index(list(index.keys), unique=index.unique)
+
+    def register_hooks(self, registry: HookRegistry) -> None:
+        for hook in self.module.hooks:
+            registry.register(
+                hook.event,
+                getattr(self, hook.handler),
+                module=self.module.name,
+                handler_name=hook.handler,
+                priority=hook.priority,
+                context=hook.context,
+                critical=hook.critical,
+            )
+
+    def handler_for(self, route: Route) -> CommandHandler:
+        handler: CommandHandler = getattr(self, route.handler)
+        return handler
+
+    def put_read_model(self, view: str, key: str, data: BaseModel) -> None:
+        self.read_models.put(self.module.name, view, key, data)
+
+    @staticmethod
+    def result(body: BaseModel | None = None, status_code: int = 200) -> CommandResult:
+        return CommandResult(
+            status_code=status_code, body=None if body is None else body.model_dump(mode="json")
+        )
+
+    def on_start(self) -> None:
+        """Called once the module is initialised and its indexes exist; override if needed."""
+
+    def run(self, route: Route, ctx: CommandContext, request: BaseModel | None) -> CommandResult:
+        handler = self.handler_for(route)
+        return handler(ctx) if request is None else handler(ctx, request)

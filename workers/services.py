@@ -1,0 +1,61 @@
+"""The clients and managers a worker process builds once at start and closes at shutdown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from celery import Celery
+from pymongo import MongoClient
+from pymongo.database import Database
+
+from core.command_state import CommandStateStore
+from core.read_models import ReadModelStore
+from core.secrets import SecretsChain
+from core.security import PasswordHasher, TokenService
+from core.settings import Settings
+from core.stores import connect_mongo, connect_redis, mongo_database
+from workers.bus import EventBus
+from workers.hook_runs import HookRunLedger
+
+MongoDocument = dict[str, Any]
+
+
+@dataclass
+class WorkerServices:
+    settings: Settings
+    mongo: MongoClient[MongoDocument]
+    db: Database[MongoDocument]
+    redis: redis.Redis
+    state: CommandStateStore
+    read_models: ReadModelStore
+    hook_runs: HookRunLedger
+    bus: EventBus
+    secrets: SecretsChain
+    passwords: PasswordHasher
+    tokens: TokenService
+
+    @classmethod
+    def build(cls, settings: Settings, celery: Celery) -> WorkerServices:
+        secrets = SecretsChain.from_settings(settings)
+        mongo = connect_mongo(settings)
+        db = mongo_database(mongo, settings)
+        client = connect_redis(settings)
+        return cls(
+            settings=settings,
+            mongo=mongo,
+            db=db,
+            redis=client,
+            state=CommandStateStore(client, settings.command_ttl_s),
+            read_models=ReadModelStore(client, settings.read_model_ttl_s),
+            hook_runs=HookRunLedger(db),
+            bus=EventBus(celery),
+            secrets=secrets,
+            passwords=PasswordHasher(),
+            tokens=TokenService.from_settings(settings, secrets),
+        )
+
+    def close(self) -> None:
+        self.mongo.close()
+        self.redis.close()
