@@ -1,0 +1,7 @@
+"""``python -m hookline``: the same as the ``hookline`` console script."""
+
+import sys
+
+from hookline.cli import main
+
+sys.exit(main())

@@ -1,0 +1,239 @@
+"""The ``hookline`` command line.
+
+``up`` runs the whole stack; ``worker``, ``gateway`` and ``flower`` run one process
+each with the current environment. A subcommand is a ``Command`` in the registry:
+add one with ``register(Command(...))`` before ``main`` builds the parser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import NoReturn
+
+import httpx
+
+from hookline.processes import ProcessGroup
+from hookline.stack import (
+    ServerHandle,
+    Stack,
+    StackConfig,
+    StackError,
+    flower_command,
+    gateway_command,
+    start_stack,
+    worker_command,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HEALTH_TIMEOUT_S = 60.0
+_POLL_INTERVAL_S = 0.2
+_HEALTH_REQUEST_TIMEOUT_S = 2.0
+_REGISTER_EXAMPLE = (
+    "curl -s -X POST localhost:{port}/public/register -H 'Content-Type: application/json' "
+    "-H 'Prefer: wait=10' "
+    '-d \'{{"email":"ada@example.com","username":"ada","password":"correct horse battery"}}\''
+)
+
+_DESCRIPTION = "Run Hookline on this machine."
+
+Runner = Callable[[argparse.Namespace], int]
+
+
+def _no_options(_parser: argparse.ArgumentParser) -> None:
+    """A subcommand that takes no options."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """A ``hookline`` subcommand: its name, one-line help, options and what it runs."""
+
+    name: str
+    help: str
+    run: Runner
+    configure: Callable[[argparse.ArgumentParser], None] = field(default=_no_options)
+
+
+_COMMANDS: dict[str, Command] = {}
+
+
+def register(command: Command) -> Command:
+    """Add a subcommand; a name registered twice is a programming error."""
+    if command.name in _COMMANDS:
+        raise ValueError(f"hookline command {command.name!r} is registered twice")
+    _COMMANDS[command.name] = command
+    return command
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hookline", description=_DESCRIPTION)
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in _COMMANDS.values():
+        subparser = subparsers.add_parser(command.name, help=command.help, description=command.help)
+        command.configure(subparser)
+        subparser.set_defaults(run=command.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    # httpx logs every health probe at INFO.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    runner: Runner = args.run
+    try:
+        return runner(args)
+    except StackError as error:
+        log.error("%s", error)
+        return 1
+
+
+class _StopSignal:
+    """Remembers SIGINT/SIGTERM instead of raising, so shutdown happens in one place."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+
+    def install(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self.received = signum
+
+
+def _configure_up(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--health-timeout",
+        type=float,
+        default=DEFAULT_HEALTH_TIMEOUT_S,
+        metavar="SECONDS",
+        help="how long to wait for the gateway's /health to answer 200 (default: %(default)s)",
+    )
+
+
+def _run_up(args: argparse.Namespace) -> int:
+    stop = _StopSignal()
+    # A signal during a server's (bounded) start is acted on once that start returns.
+    stop.install()
+    config = StackConfig.from_env(os.environ)
+    with ProcessGroup() as group:
+        stack = start_stack(config, group, os.environ)
+        _await_health(config.health_url, group, stop, args.health_timeout)
+        if stop.received is not None:
+            return 0
+        print(_banner(stack), flush=True)
+        return _supervise(group, stop)
+
+
+def _await_health(url: str, group: ProcessGroup, stop: _StopSignal, timeout_s: float) -> None:
+    """Return once ``url`` answers 200 (or a stop signal came); raise if a child dies first."""
+    deadline = time.monotonic() + timeout_s
+    last = "no answer yet"
+    with httpx.Client(timeout=_HEALTH_REQUEST_TIMEOUT_S) as client:
+        while stop.received is None:
+            _raise_if_exited(group)
+            try:
+                response = client.get(url)
+            except httpx.HTTPError as error:
+                last = f"{type(error).__name__}: {error}"
+            else:
+                if response.status_code == 200:
+                    return
+                last = f"{response.status_code}: {response.text[:500]}"
+            if time.monotonic() > deadline:
+                raise StackError(f"{url} did not answer 200 within {timeout_s:.0f} s ({last})")
+            time.sleep(_POLL_INTERVAL_S)
+
+
+def _raise_if_exited(group: ProcessGroup) -> None:
+    exited = group.exited()
+    if exited:
+        name, code = exited[0]
+        raise StackError(f"{name} exited with code {code} before the gateway was healthy")
+
+
+def _supervise(group: ProcessGroup, stop: _StopSignal) -> int:
+    """Wait for a stop signal (exit 0) or for a child to die (exit 1)."""
+    while stop.received is None:
+        exited = group.exited()
+        if exited:
+            name, code = exited[0]
+            log.error("%s exited with code %d; stopping the stack", name, code)
+            return 1
+        time.sleep(_POLL_INTERVAL_S)
+    log.info("received %s; stopping the stack", signal.Signals(stop.received).name)
+    return 0
+
+
+def _banner(stack: Stack) -> str:
+    config = stack.config
+    lines = [
+        "",
+        "Hookline is up.",
+        f"  Redis    {config.redis_url}  ({_origin(stack.redis)})",
+        f"  MongoDB  {config.mongo_url}  ({_origin(stack.mongo)})",
+    ]
+    if config.broker_url != config.redis_url:
+        lines.append(f"  Broker   {config.broker_url}")
+    lines += [
+        f"  Gateway  http://127.0.0.1:{config.gateway_port}  (GET /health)",
+        f"  Flower   http://127.0.0.1:{config.flower_port}",
+        "",
+        "Register a user:",
+        "  " + _REGISTER_EXAMPLE.format(port=config.gateway_port),
+        "",
+        "Press Ctrl-C to stop.",
+    ]
+    return "\n".join(lines)
+
+
+def _origin(server: ServerHandle) -> str:
+    if server.started:
+        return f"started here, data in {server.data_dir}"
+    return "already running"
+
+
+def _exec(argv: list[str]) -> NoReturn:
+    """Replace this process with ``argv``, so signals reach it directly."""
+    log.info("running %s", " ".join(argv))
+    logging.shutdown()
+    sys.stdout.flush()
+    os.execv(argv[0], argv)
+
+
+def _run_worker(_args: argparse.Namespace) -> int:
+    _exec(worker_command())
+
+
+def _run_gateway(_args: argparse.Namespace) -> int:
+    _exec(gateway_command(StackConfig.from_env(os.environ).gateway_port))
+
+
+def _run_flower(_args: argparse.Namespace) -> int:
+    _exec(flower_command(StackConfig.from_env(os.environ).flower_port))
+
+
+register(
+    Command(
+        "up",
+        "run Redis and MongoDB (reused if they answer), a worker, the gateway and Flower",
+        _run_up,
+        _configure_up,
+    )
+)
+register(Command("worker", "run one Celery worker with the current environment", _run_worker))
+register(Command("gateway", "run the HTTP gateway with the current environment", _run_gateway))
+register(Command("flower", "run Flower with the current environment", _run_flower))

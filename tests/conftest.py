@@ -1,0 +1,121 @@
+"""Shared fixtures: real servers, a per-test database, and a running Hookline stack.
+
+The stack fixture starts what ``make up`` starts — a Celery worker process and
+uvicorn — against the session's Redis and MongoDB-protocol server, and tests
+talk to it over real HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from pymongo import MongoClient
+from pymongo.database import Database
+
+from hookline.processes import spawn, terminate
+from hookline.stack import ensure_jwt_secret, gateway_command, worker_command
+from tests.stack_fixtures import Servers, free_port, servers
+
+__all__ = ["servers"]
+
+STACK_START_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class RunningStack:
+    base_url: str
+    env: dict[str, str]
+    data_dir: Path
+
+
+@pytest.fixture
+def mongo_db(servers: Servers) -> Iterator[Database[dict[str, Any]]]:
+    """A fresh database for one test, dropped afterwards."""
+    client: MongoClient[dict[str, Any]] = MongoClient(servers.mongo_url, tz_aware=True)
+    name = f"contract_{uuid.uuid4().hex[:12]}"
+    yield client[name]
+    client.drop_database(name)
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def stack_env(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment a worker and a gateway get, as ``make up`` would set it."""
+    data_dir = tmp_path_factory.mktemp("hookline")
+    ensure_jwt_secret(data_dir)
+    return {
+        **os.environ,
+        "REDIS_URL": servers.redis_url,
+        "BROKER_URL": servers.redis_url,
+        "MONGO_URL": servers.mongo_url,
+        "HOOKLINE_DATA_DIR": str(data_dir),
+        "HOOKLINE_MONGO_DB": f"hookline_test_{uuid.uuid4().hex[:8]}",
+    }
+
+
+@pytest.fixture(scope="session")
+def stack(
+    stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningStack]:
+    """A Celery worker (prefork, 2 processes) and a uvicorn gateway, for the whole session."""
+    redis.Redis.from_url(stack_env["REDIS_URL"]).flushdb()
+    logs = tmp_path_factory.mktemp("logs")
+    port = free_port()
+    with (
+        (logs / "worker.log").open("wb") as worker_log,
+        (logs / "gateway.log").open("wb") as gw_log,
+    ):
+        worker = spawn(worker_command(), stack_env, output=worker_log)
+        gateway = spawn(gateway_command(port), stack_env, output=gw_log)
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            _await_healthy(base_url, [worker, gateway], [logs / "worker.log", logs / "gateway.log"])
+            yield RunningStack(base_url, stack_env, Path(stack_env["HOOKLINE_DATA_DIR"]))
+        finally:
+            terminate(gateway)
+            terminate(worker)
+
+
+def _await_healthy(base_url: str, processes: list[Any], log_paths: list[Path]) -> None:
+    deadline = time.monotonic() + STACK_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in processes):
+            break
+        try:
+            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    tails = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in log_paths)
+    pytest.fail(f"the stack did not become healthy:\n{tails}")
+
+
+@pytest.fixture
+def client(stack: RunningStack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.base_url, timeout=40) as c:
+        yield c
+
+
+@pytest.fixture
+def redis_client(stack: RunningStack) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(stack.env["REDIS_URL"], decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def store(stack: RunningStack) -> Iterator[Database[dict[str, Any]]]:
+    """The database the running workers write to, for asserting on what they stored."""
+    client: MongoClient[dict[str, Any]] = MongoClient(stack.env["MONGO_URL"], tz_aware=True)
+    yield client[stack.env["HOOKLINE_MONGO_DB"]]
+    client.close()

@@ -1,0 +1,47 @@
+"""The command status lifecycle."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from events import CommandStatus, InvalidTransition, check_transition, predecessors
+from events.status import ALLOWED
+
+S = CommandStatus
+PERMITTED = {
+    (S.ACCEPTED, S.RUNNING),
+    (S.RUNNING, S.RUNNING),
+    (S.RUNNING, S.RETRYING),
+    (S.RUNNING, S.SUCCEEDED),
+    (S.RUNNING, S.FAILED),
+    (S.RUNNING, S.DEAD),
+    (S.RETRYING, S.RUNNING),
+    (S.RETRYING, S.DEAD),
+}
+REFUSED = sorted(set(itertools.product(S, S)) - PERMITTED)
+
+
+@pytest.mark.parametrize(("current", "target"), sorted(PERMITTED))
+def test_lifecycle_transitions_are_allowed(current: S, target: S) -> None:
+    """accepted → running → succeeded | failed, retrying between runs, dead at the end."""
+    check_transition(current, target)
+
+
+@pytest.mark.parametrize(("current", "target"), REFUSED)
+def test_other_transitions_are_refused(current: S, target: S) -> None:
+    """Every transition outside the lifecycle raises, e.g. succeeded → running."""
+    with pytest.raises(InvalidTransition, match=f"from {current} to {target}"):
+        check_transition(current, target)
+
+
+def test_terminal_statuses_have_no_way_out() -> None:
+    """Succeeded, failed and dead are final."""
+    assert all(not ALLOWED[s] for s in S if s.is_terminal)
+
+
+def test_predecessors_mirror_the_table() -> None:
+    """The Redis script's allowed-from list is derived from the same table."""
+    assert predecessors(S.SUCCEEDED) == {S.RUNNING}
+    assert predecessors(S.RUNNING) == {S.ACCEPTED, S.RUNNING, S.RETRYING}
