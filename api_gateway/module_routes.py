@@ -12,7 +12,7 @@ from api_gateway.auth import authenticate
 from api_gateway.bodies import read_json, validate
 from api_gateway.commands import new_command, services_of, submit
 from events import Forbidden, RegistrationError
-from modules import BaseModule, Route, RouteMode
+from modules import BaseModule, ReadModelKind, Route, RouteMode
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -62,17 +62,23 @@ def query_endpoint(cls: type[BaseModule], route: Route) -> Endpoint:
     """Serve the caller's read model; when it is missing, a query command rebuilds it."""
     name = cls.command_name(route.handler)
     view = route.read_model or ""
+    is_list = route.read_model_kind is ReadModelKind.LIST
 
     async def endpoint(request: Request) -> Response:
         services = services_of(request)
         actor = authenticate(request, services.tokens, required=True)
         check_permission(route, actor.roles)
-        data = await services.read_models.get(cls.name, view, actor.user_id or "")
-        if data is not None:
-            return JSONResponse(data)
-        return await submit(
-            request, new_command(request, name, {}, actor), services.settings.max_wait_s
-        )
+        params = validate(route.request, dict(request.query_params)) if route.request else {}
+        key = actor.user_id or actor.principal
+        if is_list:
+            page = await services.read_models.page(cls.name, view, key, **params)
+            found = None if page is None else page.model_dump(mode="json")
+        else:
+            found = await services.read_models.get(cls.name, view, key)
+        if found is not None:
+            return JSONResponse(found)
+        command = new_command(request, name, params, actor)
+        return await submit(request, command, services.settings.max_wait_s)
 
     return endpoint
 

@@ -8,6 +8,7 @@ never both move a command, and a watcher sees every change.
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -21,6 +22,7 @@ from events import (
     CommandOutcome,
     CommandResult,
     CommandStatus,
+    HooklineError,
     HookRun,
     InvalidTransition,
     Problem,
@@ -30,17 +32,26 @@ from events import (
 
 SETTLED = "settled"
 
-# KEYS: hash, channel. ARGV: target, allowed predecessors (comma list), ttl, count attempt (0/1),
-# then field/value pairs to set. Returns the previous status, or false when the command is unknown.
+# KEYS: hash, channel. ARGV: target, allowed predecessors (comma list), ttl, now (epoch s),
+# lease end (epoch s, or '' when the transition starts no run), then field/value pairs.
+# Returns the previous status, or false when the command is unknown. A running command
+# whose lease has not ended is being run by someone else: starting it again is BUSY.
 _TRANSITION = """
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then return false end
 if not string.find(',' .. ARGV[2] .. ',', ',' .. current .. ',', 1, true) then
   return redis.error_reply('REFUSED ' .. current)
 end
+if ARGV[5] ~= '' then
+  local lease = tonumber(redis.call('HGET', KEYS[1], 'lease_until') or '0')
+  if current == 'running' and lease > tonumber(ARGV[4]) then
+    return redis.error_reply('BUSY ' .. (lease - tonumber(ARGV[4])))
+  end
+  redis.call('HSET', KEYS[1], 'lease_until', ARGV[5])
+  redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+end
 redis.call('HSET', KEYS[1], 'status', ARGV[1])
-if ARGV[4] == '1' then redis.call('HINCRBY', KEYS[1], 'attempts', 1) end
-for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('PUBLISH', KEYS[2], ARGV[1])
 return current
@@ -128,28 +139,28 @@ class CommandStateStore:
         self._settle = client.register_script(_SETTLE)
 
     def transition(
-        self, command_id: str, target: CommandStatus, **fields: str
+        self, command_id: str, target: CommandStatus, lease_s: float = 0, **fields: str
     ) -> CommandStatus | None:
-        """Move to ``target``; the previous status, or None if the command is unknown."""
+        """Move to ``target``; the previous status, or None if the command is unknown.
+
+        With ``lease_s`` the move starts a run: it counts an attempt and holds a lease,
+        and raises ``CommandBusy`` while another run's lease is live.
+        """
         allowed = ",".join(sorted(predecessors(target)))
-        count_attempt = "1" if target is CommandStatus.RUNNING else "0"
+        now = time.time()
+        lease_until = f"{now + lease_s:.3f}" if lease_s else ""
         pairs = [item for pair in fields.items() for item in pair]
-        args = [target.value, allowed, self._ttl_s, count_attempt, *pairs]
+        args = [target.value, allowed, self._ttl_s, f"{now:.3f}", lease_until, *pairs]
         try:
             previous = self._transition(
                 keys=[keys.command(command_id), keys.command_changes(command_id)], args=args
             )
         except redis.ResponseError as e:
-            if not str(e).startswith("REFUSED"):
-                raise
-            current = str(e).split()[-1]
-            raise InvalidTransition(
-                f"command {command_id} cannot go from {current} to {target}", current=current
-            ) from e
+            raise _refusal(command_id, target, str(e)) from e
         return CommandStatus(previous) if previous else None
 
-    def start(self, command_id: str) -> CommandStatus | None:
-        return self.transition(command_id, CommandStatus.RUNNING, started_at=_now())
+    def start(self, command_id: str, lease_s: float) -> CommandStatus | None:
+        return self.transition(command_id, CommandStatus.RUNNING, lease_s, started_at=_now())
 
     def succeed(self, command_id: str, result: CommandResult) -> None:
         self.transition(
@@ -218,6 +229,25 @@ def _queue_document_reads(pipe: _Pipeline, command_id: str) -> _Pipeline:
     pipe.lrange(keys.command_hooks(command_id), 0, -1)
     pipe.scard(keys.command_pending(command_id))
     return pipe
+
+
+class CommandBusy(HooklineError):
+    """Another worker holds the command's lease; try again once it may have ended."""
+
+    def __init__(self, detail: str, retry_in_s: float) -> None:
+        super().__init__(detail)
+        self.retry_in_s = retry_in_s
+
+
+def _refusal(command_id: str, target: CommandStatus, reply: str) -> HooklineError:
+    kind, _, value = reply.partition(" ")
+    if kind == "BUSY":
+        return CommandBusy(f"command {command_id} is running elsewhere", float(value))
+    if kind == "REFUSED":
+        return InvalidTransition(
+            f"command {command_id} cannot go from {value} to {target}", current=value
+        )
+    raise redis.ResponseError(reply)
 
 
 def _now() -> str:

@@ -1,8 +1,16 @@
-"""Read models: JSON views that workers write to Redis and the gateway serves."""
+"""Read models: views that workers write to Redis and the gateway serves.
+
+A document view is one JSON value per key, written only if its version is
+newer than the one stored, so concurrent writers cannot go back in time. A
+list view is a sorted set of JSON items (newest first) plus a ``ready``
+marker: items are appended only to a list that was fully built, so a list
+that expired is rebuilt from MongoDB rather than served half-empty.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import redis
@@ -10,20 +18,74 @@ import redis.asyncio
 from pydantic import BaseModel
 
 from core import keys
+from events.paging import Page
+
+# KEYS: view, version. ARGV: json, version, ttl.
+_PUT_IF_NEWER = """
+local stored = tonumber(redis.call('GET', KEYS[2]) or '-1')
+if tonumber(ARGV[2]) < stored then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+return 1
+"""
+
+# KEYS: list, ready. ARGV: ttl, then score/json pairs.
+_APPEND_IF_READY = """
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+for i = 2, #ARGV, 2 do redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+return 1
+"""
+
+
+def _ready(key: str) -> str:
+    return f"{key}:ready"
+
+
+def _version(key: str) -> str:
+    return f"{key}:version"
 
 
 class ReadModelStore:
-    """Worker side: writes a module's view for one key (usually a user id)."""
+    """Worker side: writes a module's views."""
 
     def __init__(self, client: redis.Redis, ttl_s: int) -> None:
         self._redis = client
         self._ttl_s = ttl_s
+        self._put_if_newer = client.register_script(_PUT_IF_NEWER)
+        self._append_if_ready = client.register_script(_APPEND_IF_READY)
 
-    def put(self, module: str, view: str, key: str, data: BaseModel) -> None:
-        self._redis.set(keys.read_model(module, view, key), data.model_dump_json(), ex=self._ttl_s)
+    def put(self, module: str, view: str, key: str, data: BaseModel, version: int = 0) -> None:
+        """Store ``data`` unless a newer version is already there (version 0: always newer)."""
+        name = keys.read_model(module, view, key)
+        if version == 0:
+            self._redis.set(name, data.model_dump_json(), ex=self._ttl_s)
+            return
+        self._put_if_newer(
+            keys=[name, _version(name)], args=[data.model_dump_json(), version, self._ttl_s]
+        )
 
-    def drop(self, module: str, view: str, key: str) -> None:
-        self._redis.delete(keys.read_model(module, view, key))
+    def append(
+        self, module: str, view: str, key: str, items: Sequence[tuple[int, BaseModel]]
+    ) -> None:
+        """Add items (score, item) to a list view, if that view is built."""
+        name = keys.read_model(module, view, key)
+        pairs = [part for score, item in items for part in (score, item.model_dump_json())]
+        self._append_if_ready(keys=[name, _ready(name)], args=[self._ttl_s, *pairs])
+
+    def replace(
+        self, module: str, view: str, key: str, items: Sequence[tuple[int, BaseModel]]
+    ) -> None:
+        """Rebuild a list view from scratch and mark it ready."""
+        name = keys.read_model(module, view, key)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.delete(name)
+        if items:
+            pipe.zadd(name, {item.model_dump_json(): score for score, item in items})
+            pipe.expire(name, self._ttl_s)
+        pipe.set(_ready(name), "1", ex=self._ttl_s)
+        pipe.execute()
 
 
 class AsyncReadModelReader:
@@ -35,3 +97,25 @@ class AsyncReadModelReader:
     async def get(self, module: str, view: str, key: str) -> Any | None:
         raw = await self._redis.get(keys.read_model(module, view, key))
         return None if raw is None else json.loads(raw)
+
+    async def page(
+        self, module: str, view: str, key: str, limit: int, before: int | None
+    ) -> Page | None:
+        """Up to ``limit`` items older than ``before``, newest first; None if not built."""
+        name = keys.read_model(module, view, key)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.exists(_ready(name))
+        pipe.zrevrangebyscore(
+            name,
+            f"({before}" if before is not None else "+inf",
+            "-inf",
+            start=0,
+            num=limit,
+            withscores=True,
+        )
+        ready, rows = await pipe.execute()
+        if not ready:
+            return None
+        items = [json.loads(member) for member, _ in rows]
+        cursor = int(rows[-1][1]) if len(rows) == limit else None
+        return Page(items=items, next=cursor)

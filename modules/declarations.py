@@ -31,6 +31,11 @@ class RouteMode(StrEnum):
     QUERY = "query"  # served from a Redis read model, a query command fills it when missing
 
 
+class ReadModelKind(StrEnum):
+    DOCUMENT = "document"  # one JSON document per caller
+    LIST = "list"  # the caller's items, newest first, read a page at a time
+
+
 @dataclass(frozen=True)
 class Route:
     """An HTTP route the gateway builds; ``handler`` names the orchestrator method."""
@@ -43,6 +48,7 @@ class Route:
     permission: str | None = None
     mode: RouteMode = RouteMode.COMMAND
     read_model: str | None = None
+    read_model_kind: ReadModelKind = ReadModelKind.DOCUMENT
     success_status: int = 200
     summary: str = ""
 
@@ -55,8 +61,8 @@ class Route:
         check_identifier(self.handler, f"{where}: handler")
         if self.mode is RouteMode.QUERY and self.read_model is None:
             raise RegistrationError(f"{where}: a query route needs a read_model")
-        if self.method == "GET" and self.request is not None:
-            raise RegistrationError(f"{where}: a GET route takes no request body")
+        if self.method == "GET" and self.mode is RouteMode.COMMAND:
+            raise RegistrationError(f"{where}: a GET route must be a query")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ declared route handler and hook handler; everything else is done here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -18,6 +18,7 @@ from workers.context import CommandContext
 from workers.services import WorkerServices
 
 M = TypeVar("M", bound=BaseModule)
+P = TypeVar("P", bound="Orchestrator[Any]")
 
 CommandHandler = Callable[..., CommandResult]
 
@@ -30,6 +31,21 @@ class Orchestrator(Generic[M]):
         self.services = services
         self.state = services.state
         self.read_models = services.read_models
+        self._peers: Mapping[str, Orchestrator[Any]] = {}
+
+    def attach_peers(self, peers: Mapping[str, Orchestrator[Any]]) -> None:
+        """Give access to the orchestrators of started modules (the runtime's table)."""
+        self._peers = peers
+
+    def peer(self, kind: type[P]) -> P:
+        """The orchestrator of a module this one depends on; only declared dependencies."""
+        name = kind.module_class.name
+        if name not in self.module.dependencies:
+            raise RegistrationError(f"module {self.module.name!r} does not depend on {name!r}")
+        found = self._peers.get(name)
+        if not isinstance(found, kind):
+            raise RegistrationError(f"module {name!r} is not running")
+        return found
 
     @classmethod
     def check_declarations(cls, module_class: type[BaseModule]) -> None:

@@ -53,6 +53,8 @@ class Runtime:
         self.catalogue = catalogue
         self.hooks = HookRegistry(catalogue)
         self.modules: LoadResult[Orchestrator[BaseModule]] = load_all(classes, self._start)
+        for orchestrator in self.modules.loaded.values():
+            orchestrator.attach_peers(self.modules.loaded)
         self.commands = {
             orch.module.command_name(route.handler): CommandRoute(orch, route)
             for orch in self.modules.loaded.values()
@@ -77,7 +79,8 @@ class Runtime:
         """Run ``command`` once; a redelivery of a finished command changes nothing."""
         state = self.services.state
         try:
-            if state.start(command.id) is None:
+            lease_s = self.services.settings.task_time_limit_s
+            if state.start(command.id, lease_s) is None:
                 log.warning("command %s is unknown or expired; dropped", command.id)
                 return
         except InvalidTransition as e:

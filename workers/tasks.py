@@ -14,7 +14,16 @@ from typing import Any
 from celery import Celery, Task
 
 from core.celery_app import EVENTS_QUEUE, event_task_name
-from events import Command, CommandStatus, Event, EventCatalogue, HooklineError, Problem
+from core.command_state import CommandBusy
+from events import (
+    Command,
+    CommandStatus,
+    Event,
+    EventCatalogue,
+    HooklineError,
+    InvalidTransition,
+    Problem,
+)
 from modules import BaseModule
 from workers.runtime import Runtime
 
@@ -57,6 +66,11 @@ def _command_task(app: Celery, name: str, queue: str) -> None:
         command = Command.model_validate(envelope)
         try:
             self.runtime.run_command(command)
+        except CommandBusy as e:
+            # A duplicate delivery while another worker runs it: come back after its lease.
+            raise self.retry(countdown=e.retry_in_s + 1, max_retries=None) from e
+        except InvalidTransition:
+            log.info("command %s was finished by another delivery", command.id)
         except Exception as e:
             _retry_or_bury(self, command, e)
 

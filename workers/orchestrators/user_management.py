@@ -11,6 +11,7 @@ from events import CommandResult, NotFound
 from modules.user_management import UserManagementModule
 from modules.user_management.models import LoginRequest, RegisterRequest, TokenPair, User
 from workers.context import CommandContext
+from workers.documents import from_document, to_document
 from workers.orchestrator import Orchestrator
 
 PROFILE = "profile"
@@ -51,7 +52,7 @@ class UserManagementOrchestrator(Orchestrator[UserManagementModule]):
     def _insert_or_find_own(self, user: User, request: RegisterRequest) -> User:
         """Insert ``user``; a redelivered command finds its own earlier insert instead."""
         try:
-            self.collection("users").insert_one(_to_document(user))
+            self.collection("users").insert_one(to_document(user))
         except DuplicateKeyError:
             own = self._find({"_id": user.id})
             if own is not None:
@@ -76,16 +77,12 @@ class UserManagementOrchestrator(Orchestrator[UserManagementModule]):
             access_token=access, refresh_token=refresh, expires_in=self.module.access_token_ttl_s
         )
 
+    def find_by_id(self, user_id: str) -> User | None:
+        return self._find({"_id": user_id})
+
+    def find_by_username(self, username: str) -> User | None:
+        return self._find({"username": username})
+
     def _find(self, query: dict[str, Any]) -> User | None:
         document = self.collection("users").find_one(query)
-        return None if document is None else _from_document(document)
-
-
-def _to_document(user: User) -> dict[str, Any]:
-    data = user.model_dump()
-    return {"_id": data.pop("id"), **data}
-
-
-def _from_document(document: dict[str, Any]) -> User:
-    data = dict(document)
-    return User(id=data.pop("_id"), **data)
+        return None if document is None else from_document(User, document)

@@ -1,0 +1,68 @@
+"""Requests, records and event payloads of the wallet module."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+
+class AmountRequest(BaseModel):
+    """A whole number of credits; booleans, floats and strings are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    amount: StrictInt = Field(gt=0, description="whole credits, more than zero")
+
+
+class EntryKind(StrEnum):
+    WELCOME = "welcome"
+    DEPOSIT = "deposit"
+    WITHDRAWAL = "withdrawal"
+    TRANSFER_OUT = "transfer_out"
+    TRANSFER_IN = "transfer_in"
+
+
+class Operation(BaseModel):
+    """One change to one wallet; ``op_id`` is unique, so it applies at most once."""
+
+    model_config = ConfigDict(frozen=True)
+
+    op_id: str
+    user_id: str
+    delta: int
+    kind: EntryKind
+    reference: str = ""
+
+
+class LedgerEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    op_id: str
+    user_id: str
+    delta: int
+    kind: EntryKind
+    reference: str
+    balance_after: int
+    created_at: datetime
+
+
+class Balance(BaseModel):
+    """The read model behind ``GET /wallet/balance``."""
+
+    user_id: str
+    balance: int
+    updated_at: datetime
+
+
+class BalanceResult(BaseModel):
+    balance: int
+
+
+class WalletChanged(BaseModel):
+    user_id: str
+    amount: int
+    balance: int
+    kind: EntryKind
+    op_id: str

@@ -1,0 +1,122 @@
+"""The credits wallet: welcome credits, balance, deposit and withdraw; never negative."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from events import ConfigurationError, Conflict, EventSpec, InvalidInput
+from modules.base import BaseModule
+from modules.declarations import Hook, Index, Route, RouteMode, Secret
+from modules.wallet.models import AmountRequest, EntryKind, Operation, WalletChanged
+
+
+class InsufficientFunds(Conflict):
+    problem = "insufficient-funds"
+    title = "Insufficient funds"
+
+
+class WalletModule(BaseModule):
+    name = "wallet"
+    description = "A balance of whole credits per user, changed only through ledgered operations."
+    dependencies = ("user_management",)
+    routes = (
+        Route(
+            "GET",
+            "/wallet/balance",
+            "balance",
+            mode=RouteMode.QUERY,
+            read_model="balance",
+            summary="The caller's balance",
+        ),
+        Route(
+            "POST",
+            "/wallet/deposit",
+            "deposit",
+            request=AmountRequest,
+            summary="Add credits to the caller's wallet",
+        ),
+        Route(
+            "POST",
+            "/wallet/withdraw",
+            "withdraw",
+            request=AmountRequest,
+            summary="Take credits from the caller's wallet",
+        ),
+    )
+    hooks = (Hook("user_created", "open_wallet", priority=10, context="welcome credits"),)
+    events = (
+        EventSpec("wallet_credited", WalletChanged, "Credits were added to a wallet."),
+        EventSpec("wallet_debited", WalletChanged, "Credits were taken from a wallet."),
+    )
+    secrets = (
+        Secret("welcome_credits", "100", "Credits a new user starts with."),
+        Secret("max_amount", "1000000", "The largest single deposit or withdrawal."),
+    )
+    indexes = (Index("ledger", (("user_id", 1), ("created_at", -1))),)
+
+    welcome_credits: int
+    max_amount: int
+
+    def initialize(self, secrets: Mapping[str, str]) -> None:
+        super().initialize(secrets)
+        self.welcome_credits = _non_negative_int(secrets, "welcome_credits")
+        self.max_amount = _non_negative_int(secrets, "max_amount")
+
+    def check_amount(self, amount: int) -> int:
+        if amount > self.max_amount:
+            raise InvalidInput(
+                f"amount: at most {self.max_amount} credits at a time", field="amount"
+            )
+        return amount
+
+    def welcome(self, user_id: str, event_id: str) -> Operation:
+        return Operation(
+            op_id=f"welcome:{event_id}",
+            user_id=user_id,
+            delta=self.welcome_credits,
+            kind=EntryKind.WELCOME,
+            reference=event_id,
+        )
+
+    def deposit(self, user_id: str, amount: int, command_id: str) -> Operation:
+        return Operation(
+            op_id=command_id,
+            user_id=user_id,
+            delta=self.check_amount(amount),
+            kind=EntryKind.DEPOSIT,
+            reference=command_id,
+        )
+
+    def withdrawal(self, user_id: str, amount: int, command_id: str) -> Operation:
+        return Operation(
+            op_id=command_id,
+            user_id=user_id,
+            delta=-self.check_amount(amount),
+            kind=EntryKind.WITHDRAWAL,
+            reference=command_id,
+        )
+
+    @staticmethod
+    def insufficient(operation: Operation, balance: int) -> InsufficientFunds:
+        return InsufficientFunds(
+            f"the balance of {balance} does not cover {-operation.delta} credits",
+            balance=balance,
+        )
+
+    @staticmethod
+    def changed_event(operation: Operation, balance: int) -> tuple[str, WalletChanged]:
+        name = "wallet_credited" if operation.delta > 0 else "wallet_debited"
+        return name, WalletChanged(
+            user_id=operation.user_id,
+            amount=abs(operation.delta),
+            balance=balance,
+            kind=operation.kind,
+            op_id=operation.op_id,
+        )
+
+
+def _non_negative_int(secrets: Mapping[str, str], name: str) -> int:
+    value = secrets[name]
+    if not value.isdigit():
+        raise ConfigurationError(f"wallet secret {name!r} must be a whole number, got {value!r}")
+    return int(value)

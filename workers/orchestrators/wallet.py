@@ -1,0 +1,139 @@
+"""Wallet orchestrator: ledgered balance changes that apply exactly once.
+
+A change is an ``Operation`` with a unique id. ``apply`` makes it happen once
+across redeliveries, concurrent duplicates and crashes, with no multi-document
+transaction. The balance changes only by an update conditioned on the wallet's
+version, and that same update marks the operation as in flight on the wallet;
+the ledger entry is written next, and only then is the mark removed. Reading
+the wallet before the ledger means a try always sees one of: the mark, the
+ledger entry, or a version that a concurrent change will have moved on.
+A crash between the update and the ledger leaves the mark; the next try
+finishes the job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from events import CommandResult, Event, EventSink, HooklineError, NotFound, utc_now
+from modules.wallet import WalletModule
+from modules.wallet.models import AmountRequest, Balance, BalanceResult, LedgerEntry, Operation
+from workers.context import CommandContext
+from workers.documents import from_document, to_document
+from workers.orchestrator import Orchestrator
+
+BALANCE = "balance"
+IN_FLIGHT = "ops_in_flight"
+# Optimistic tries per operation before giving up to the retry policy.
+MAX_CONFLICTS = 50
+
+
+class WalletContention(HooklineError):
+    """The wallet changed under every try; a transient condition the retry policy handles."""
+
+
+class WalletOrchestrator(Orchestrator[WalletModule]):
+    module_class = WalletModule
+
+    def open_wallet(self, event: Event, sink: EventSink) -> None:
+        """On ``user_created``: an empty wallet, then the welcome credits as an operation."""
+        user_id = event.payload["user_id"]
+        self.collection("wallets").update_one(
+            {"_id": user_id},
+            {
+                "$setOnInsert": {
+                    "balance": 0,
+                    "version": 0,
+                    IN_FLIGHT: [],
+                    "created_at": event.occurred_at,
+                }
+            },
+            upsert=True,
+        )
+        operation = self.module.welcome(user_id, event.id)
+        if operation.delta:
+            entry = self.apply(operation)
+            sink.emit(*self.module.changed_event(operation, entry.balance_after))
+
+    def deposit(self, ctx: CommandContext, request: AmountRequest) -> CommandResult:
+        return self._change(
+            ctx, self.module.deposit(self._caller(ctx), request.amount, ctx.command.id)
+        )
+
+    def withdraw(self, ctx: CommandContext, request: AmountRequest) -> CommandResult:
+        return self._change(
+            ctx, self.module.withdrawal(self._caller(ctx), request.amount, ctx.command.id)
+        )
+
+    def balance(self, ctx: CommandContext) -> CommandResult:
+        """Rebuilds the balance read model from MongoDB."""
+        wallet = self._wallet(self._caller(ctx))
+        view = self._publish_balance(wallet)
+        return self.result(view)
+
+    def apply(self, operation: Operation) -> LedgerEntry:
+        """Apply ``operation`` exactly once and return its ledger entry."""
+        for _ in range(MAX_CONFLICTS):
+            wallet = self._wallet(operation.user_id)
+            if operation.op_id in wallet[IN_FLIGHT]:
+                return self._settle(operation, wallet)  # changed by a try that did not finish
+            done = self.collection("ledger").find_one({"_id": operation.op_id})
+            if done is not None:
+                return from_document(LedgerEntry, done, "op_id")
+            if wallet["balance"] + operation.delta < 0:
+                raise self.module.insufficient(operation, wallet["balance"])
+            changed = self.collection("wallets").find_one_and_update(
+                {"_id": operation.user_id, "version": wallet["version"]},
+                {
+                    "$inc": {"balance": operation.delta, "version": 1},
+                    "$push": {IN_FLIGHT: operation.op_id},
+                    "$set": {"updated_at": utc_now()},
+                },
+                return_document=ReturnDocument.AFTER,
+            )
+            if changed is not None:
+                return self._settle(operation, changed)
+        raise WalletContention(f"wallet {operation.user_id} kept changing; will retry")
+
+    def _settle(self, operation: Operation, wallet: dict[str, Any]) -> LedgerEntry:
+        """Write the ledger entry for an applied change, then clear its in-flight mark."""
+        entry = LedgerEntry(
+            **operation.model_dump(), balance_after=wallet["balance"], created_at=utc_now()
+        )
+        with contextlib.suppress(DuplicateKeyError):  # a concurrent try wrote it first
+            self.collection("ledger").insert_one(to_document(entry, "op_id"))
+        self.collection("wallets").update_one(
+            {"_id": operation.user_id}, {"$pull": {IN_FLIGHT: operation.op_id}}
+        )
+        self._publish_balance(wallet)
+        return entry
+
+    def _change(self, ctx: CommandContext, operation: Operation) -> CommandResult:
+        entry = self.apply(operation)
+        ctx.emit(*self.module.changed_event(operation, entry.balance_after))
+        return self.result(BalanceResult(balance=entry.balance_after))
+
+    def _wallet(self, user_id: str) -> dict[str, Any]:
+        wallet = self.collection("wallets").find_one({"_id": user_id})
+        if wallet is None:
+            raise NotFound(f"user {user_id} has no wallet")
+        return wallet
+
+    def _publish_balance(self, wallet: dict[str, Any]) -> Balance:
+        updated_at: datetime = wallet.get("updated_at") or wallet["created_at"]
+        view = Balance(user_id=wallet["_id"], balance=wallet["balance"], updated_at=updated_at)
+        self.read_models.put(
+            self.module.name, BALANCE, view.user_id, view, version=wallet["version"] + 1
+        )
+        return view
+
+    @staticmethod
+    def _caller(ctx: CommandContext) -> str:
+        if ctx.actor.user_id is None:
+            raise NotFound("only users have wallets")
+        return ctx.actor.user_id
