@@ -320,7 +320,9 @@ def start_stack(config: StackConfig, group: ProcessGroup, base_env: Mapping[str,
     _adopt(group, "redis", redis_server)
     mongo_server = ensure_mongo(config.mongo_url, config.data_dir)
     _adopt(group, "mongo", mongo_server)
-    ensure_jwt_secret(config.data_dir)
+    if "HOOKLINE_JWT_SECRET" not in base_env:
+        # A generated local secret would shadow the variable in the secrets chain.
+        ensure_jwt_secret(config.data_dir)
     env = config.child_env(base_env)
     group.start("worker", worker_command(), env)
     group.start("gateway", gateway_command(config.gateway_port), env)

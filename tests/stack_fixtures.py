@@ -31,7 +31,8 @@ from hookline.stack import (
     redis_answers,
 )
 
-TEST_REDIS_DB = 15
+# Parallel test runs on one Redis each take their own database (queues live there too).
+TEST_REDIS_DB = int(os.environ.get("HOOKLINE_TEST_REDIS_DB", "15"))
 
 
 @dataclass(frozen=True)

@@ -195,3 +195,14 @@ def test_500_concurrent_random_transfers_keep_the_sum(
     debits = sorted(e["reference"] for e in ledger if e["kind"] == "transfer_out")
     credits = sorted(e["reference"] for e in ledger if e["kind"] == "transfer_in")
     assert debits == credits and len(debits) == statuses.count(200)
+
+
+def test_balance_is_rebuilt_from_mongodb_when_its_read_model_is_gone(
+    client: httpx.Client, redis_client: Any
+) -> None:
+    """With the balance view deleted, GET /wallet/balance asks a worker, which restores it."""
+    user_id, auth = signed_up(client)
+    client.post("/wallet/deposit", json={"amount": 11}, headers={**auth, **WAIT})
+    assert redis_client.delete(f"hookline:rm:wallet:balance:{user_id}") == 1
+    assert balance(client, auth) == 111
+    assert redis_client.exists(f"hookline:rm:wallet:balance:{user_id}") == 1
