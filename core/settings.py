@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import AliasChoices, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -29,7 +30,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".hookline")
     secrets_dir: Path = Path("secrets")
     kubernetes_secrets_dir: Path = Path("/run/secrets")
-    modules: tuple[str, ...] | None = None
+    # Comma-separated module names to load; unset loads every module found.
+    modules: Annotated[tuple[str, ...] | None, NoDecode] = None
 
     jwt_issuer: str = "hookline"
     jwt_audience: str = "hookline-api"
@@ -46,6 +48,13 @@ class Settings(BaseSettings):
     visibility_timeout_s: int = 3600
     command_max_retries: int = 3
     retry_backoff_max_s: int = 60
+
+    @field_validator("modules", mode="before")
+    @classmethod
+    def _split_modules(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(name.strip() for name in value.split(",") if name.strip())
+        return value
 
     @model_validator(mode="after")
     def _broker_defaults_to_redis(self) -> Settings:

@@ -30,7 +30,7 @@ from workers.runtime import Runtime
 log = logging.getLogger(__name__)
 
 
-class Internal(HooklineError):
+class InternalError(HooklineError):
     """What a client sees of an unexpected failure: no internals leak."""
 
 
@@ -93,7 +93,7 @@ def _retry_or_bury(task: HooklineTask, command: Command, error: Exception) -> No
         "command %s failed for good", command.id, exc_info=True, extra={"command_id": command.id}
     )
     problem = Problem.from_error(
-        Internal("the command failed after every retry"), f"/commands/{command.id}"
+        InternalError("the command failed after every retry"), f"/commands/{command.id}"
     )
     state.fail(command.id, problem, CommandStatus.DEAD)
 
