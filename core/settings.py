@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     jwt_issuer: str = "hookline"
     jwt_audience: str = "hookline-api"
     jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
+    jwt_leeway_s: int = Field(5, ge=0, le=60)
 
     # Rate limits in `limits` notation ("300/minute"; several joined by ";").
     rate_limits_enabled: bool = True

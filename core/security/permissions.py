@@ -27,8 +27,11 @@ USER_PERMISSIONS = frozenset(
         "notifications:read",
     }
 )
-# Permissions only admins (or API keys scoped with them) have.
-ADMIN_PERMISSIONS = frozenset({"api_keys:manage", "commands:read_any"})
+# Permissions only admins (or API keys scoped with them) have; the operator routes of
+# DESIGN.md (hook table, dead letters) check theirs with ``require``.
+ADMIN_PERMISSIONS = frozenset(
+    {"api_keys:manage", "commands:read_any", "hooks:read", "dead_letters:manage"}
+)
 
 ROLE_PERMISSIONS: Mapping[str, frozenset[str]] = {
     USER_ROLE: USER_PERMISSIONS,

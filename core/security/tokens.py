@@ -58,6 +58,8 @@ class TokenService:
     algorithm: Algorithm = "HS256"
     private_key: str | None = None
     public_key: str | None = None
+    # Clock skew tolerated between the signing worker and the verifying gateway.
+    leeway_s: int = 0
     _keys: tuple[Any, Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -80,11 +82,13 @@ class TokenService:
                 algorithm="RS256",
                 private_key=secrets.lookup("jwt_private_key"),
                 public_key=secrets.lookup("jwt_public_key"),
+                leeway_s=settings.jwt_leeway_s,
             )
         return cls(
             secret=secrets.resolve("jwt_secret"),
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
+            leeway_s=settings.jwt_leeway_s,
         )
 
     def issue(
@@ -133,6 +137,7 @@ class TokenService:
                 algorithms=[self.algorithm],
                 audience=self.audience,
                 issuer=self.issuer,
+                leeway=self.leeway_s,
                 options={"require": list(REQUIRED_CLAIMS)},
             )
         except jwt.PyJWTError as e:
