@@ -174,13 +174,11 @@ def _rsa_keys(private_pem: str | None, public_pem: str | None) -> tuple[Any, Any
             if private_pem
             else None
         )
-        public = (
-            serialization.load_pem_public_key(public_pem.encode())
-            if public_pem
-            else private.public_key()  # type: ignore[union-attr]
-        )
+        public = serialization.load_pem_public_key(public_pem.encode()) if public_pem else None
     except ValueError as e:
         raise ConfigurationError(f"an RS256 key is not a valid PEM key: {e}") from e
+    if public is None and private is not None:
+        public = private.public_key()
     if not isinstance(public, RSAPublicKey) or not isinstance(private, RSAPrivateKey | None):
         raise ConfigurationError("RS256 needs RSA keys")
     if public.key_size < MIN_RSA_KEY_BITS:
