@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/modules/status", modules_status),
         Route("/modules/{name}/health", module_health),
         Route("/commands/{command_id}", command_document),
-        *build_routes({name: classes[name] for name in order}),
+        *build_routes({name: classes[name] for name in order}, settings.route_rate_limits),
     ]
 
     @asynccontextmanager

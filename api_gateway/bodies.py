@@ -1,8 +1,14 @@
-"""Reading and validating JSON request bodies into the route's declared model."""
+"""Reading and validating JSON request bodies into the route's declared model.
+
+Hostile input stops here, before anything is written: an oversized body (413),
+malformed or too deeply nested JSON or broken Unicode (400), MongoDB operators
+or dotted names as keys anywhere (422), unknown fields or bad values (422).
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -12,6 +18,9 @@ from api_gateway.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from events import InvalidInput
 
 MAX_BODY_BYTES = 1024 * 1024
+
+# Where a value sits in a body: (parent, name), or None for the body itself.
+_Where = tuple[Any, str] | None
 
 
 async def read_json(request: Request) -> Any:
@@ -28,9 +37,57 @@ async def read_json(request: Request) -> Any:
         if len(body) > MAX_BODY_BYTES:
             raise PayloadTooLarge(f"the body exceeds {MAX_BODY_BYTES} bytes")
     try:
-        return json.loads(body) if body else {}
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        data = json.loads(body) if body else {}
+    except ValueError as e:  # malformed JSON, bad UTF-8, an integer with thousands of digits
         raise BadRequest(f"the body is not valid JSON: {e}") from e
+    except RecursionError as e:
+        raise BadRequest("the body is nested too deeply") from e
+    check_json(data)
+    return data
+
+
+def check_json(data: Any) -> None:
+    """Refuse operator keys (``$gt``), dotted keys and strings that are not valid Unicode.
+
+    Walks without recursion (the depth is the client's choice); a location is a
+    (parent, name) pair, so deep nesting costs no path copying.
+    """
+    stack: list[tuple[_Where, Any]] = [(None, data)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                here = (where, str(key))
+                _check_key(str(key), here)
+                stack.append((here, inner))
+        elif isinstance(value, list):
+            stack.extend(((where, str(i)), inner) for i, inner in enumerate(value))
+        elif isinstance(value, str) and not _is_unicode(value):
+            raise BadRequest(f"{_path(where) or 'body'}: text is not valid Unicode")
+
+
+def _check_key(key: str, where: _Where) -> None:
+    if key.startswith("$") or "." in key or "\0" in key:
+        field = _path(where)
+        raise InvalidInput(
+            f"{field}: field names may not start with '$' or contain '.'",
+            errors=[{"field": field, "message": "operator or dotted name", "type": "name"}],
+        )
+    if not _is_unicode(key):
+        raise BadRequest(f"{_path(where)}: text is not valid Unicode")
+
+
+def check_query(params: Mapping[str, str], model: type[BaseModel] | None) -> dict[str, str]:
+    """The query parameters as data; a route without a query model takes none."""
+    data = dict(params)
+    check_json(data)
+    if model is None and data:
+        name = sorted(data)[0]
+        raise InvalidInput(
+            f"{name}: unexpected query parameter",
+            errors=[{"field": name, "message": "unexpected query parameter", "type": "extra"}],
+        )
+    return data
 
 
 def validate(model: type[BaseModel], data: Any) -> dict[str, Any]:
@@ -48,3 +105,19 @@ def validate(model: type[BaseModel], data: Any) -> dict[str, Any]:
         ]
         detail = "; ".join(f"{err['field']}: {err['message']}" for err in errors)
         raise InvalidInput(detail, errors=errors) from e
+
+
+def _path(where: _Where) -> str:
+    names: list[str] = []
+    while where is not None:
+        where, name = where
+        names.append(name)
+    return ".".join(reversed(names))
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a "\ud800" escape
+        return False
+    return True

@@ -5,20 +5,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from api_gateway.auth import authenticate
+from api_gateway.admission import Caller, Policy
+from api_gateway.idempotency import Claim, fingerprint, idempotency_key
 from api_gateway.prefer import requested_wait_s
 from api_gateway.problems import problem_response
 from api_gateway.services import GatewayServices
 from core.command_state import CommandDocument
+from core.security import has_permission
 from events import Actor, Command, NotFound
 
 # Waiters re-read the state at least this often, in case a pub/sub message was lost.
 RECHECK_INTERVAL_S = 0.5
 CORRELATION_HEADER = "x-correlation-id"
+REPLAYED_HEADER = "Idempotent-Replayed"
+READ_ANY_COMMAND = "commands:read_any"
+COMMAND_DOCUMENT_POLICY = Policy("commands.read", auth=False)
+
+Undo = Callable[[], Awaitable[None]]
 
 
 def services_of(request: Request) -> GatewayServices:
@@ -33,8 +41,33 @@ def new_command(request: Request, name: str, payload: dict[str, object], actor: 
     return Command(name=name, payload=payload, actor=actor)
 
 
-async def submit(request: Request, command: Command, wait_s: int | None = None) -> Response:
-    """Accept ``command``; answer with its outcome if it ends within the wait, else 202."""
+async def submit_for(request: Request, command: Command, caller: Caller) -> Response:
+    """A caller's command: at most one per Idempotency-Key, within the in-flight cap."""
+    services = services_of(request)
+    key = idempotency_key(request)
+    undo: list[Undo] = []
+    if key is not None:
+        claim = Claim(command_id=command.id, fingerprint=fingerprint(command.name, command.payload))
+        earlier = await services.idempotency.claim(caller.identity, key, claim)
+        if earlier is not None:
+            return await follow(request, earlier.command_id)
+        undo.append(lambda: services.idempotency.release(caller.identity, key))
+    try:
+        await services.in_flight.reserve(caller.identity, command.id)
+    except Exception:
+        await _run(undo)
+        raise
+    undo.append(lambda: services.in_flight.release(caller.identity, command.id))
+    return await submit(request, command, undo=undo)
+
+
+async def submit(
+    request: Request, command: Command, wait_s: int | None = None, undo: list[Undo] | None = None
+) -> Response:
+    """Accept ``command``; answer with its outcome if it ends within the wait, else 202.
+
+    ``undo`` runs when the broker does not take the command, so nothing is half-accepted.
+    """
     services = services_of(request)
     if wait_s is None:
         wait_s = requested_wait_s(request, services.settings.max_wait_s)
@@ -44,11 +77,26 @@ async def submit(request: Request, command: Command, wait_s: int | None = None) 
             await services.publisher.publish(command)
         except Exception:
             await services.state.forget(command.id)
+            await _run(undo or [])
             raise
         document = await wait_for(services, command.id, changed, wait_s) if wait_s else None
     if document is not None and document.status.is_terminal:
         return outcome_response(document, {"Preference-Applied": f"wait={wait_s}"})
     return accepted_response(command.id)
+
+
+async def follow(request: Request, command_id: str) -> Response:
+    """Answer a repeated request with the command it already caused (waiting if asked)."""
+    services = services_of(request)
+    wait_s = requested_wait_s(request, services.settings.max_wait_s)
+    replayed = {REPLAYED_HEADER: "true"}
+    document = None
+    if wait_s:
+        async with services.watcher.watch(command_id) as changed:
+            document = await wait_for(services, command_id, changed, wait_s)
+    if document is not None and document.status.is_terminal:
+        return outcome_response(document, {"Preference-Applied": f"wait={wait_s}", **replayed})
+    return accepted_response(command_id, replayed)
 
 
 async def wait_for(
@@ -66,10 +114,10 @@ async def wait_for(
             await asyncio.wait_for(changed.wait(), min(remaining, RECHECK_INTERVAL_S))
 
 
-def accepted_response(command_id: str) -> Response:
+def accepted_response(command_id: str, headers: dict[str, str] | None = None) -> Response:
     status_url = f"/commands/{command_id}"
     body = {"command_id": command_id, "status": "accepted", "status_url": status_url}
-    return JSONResponse(body, status_code=202, headers={"Location": status_url})
+    return JSONResponse(body, status_code=202, headers={**(headers or {}), "Location": status_url})
 
 
 def outcome_response(document: CommandDocument, headers: dict[str, str]) -> Response:
@@ -86,18 +134,21 @@ def outcome_response(document: CommandDocument, headers: dict[str, str]) -> Resp
 async def command_document(request: Request) -> Response:
     """``GET /commands/{id}``: the command, for its owner (or an admin) only."""
     services = services_of(request)
+    caller = await services.gate.admit(request, COMMAND_DOCUMENT_POLICY)
     command_id = request.path_params["command_id"]
     document = await services.state.read(command_id)
-    actor = authenticate_optional(request)
-    if document is None or not may_read(actor, document):
+    if document is None or not may_read(caller.actor, document):
         raise NotFound(f"no command {command_id}")
     return JSONResponse(document.public())
 
 
-def authenticate_optional(request: Request) -> Actor:
-    return authenticate(request, services_of(request).tokens, required=False)
-
-
 def may_read(actor: Actor, document: CommandDocument) -> bool:
     """Owners and admins see a command; an anonymous command is readable by its unguessable id."""
-    return "admin" in actor.roles or document.owner in (actor.principal, "anonymous")
+    return document.owner in (actor.principal, "anonymous") or has_permission(
+        actor, READ_ANY_COMMAND
+    )
+
+
+async def _run(steps: list[Undo]) -> None:
+    for step in reversed(steps):
+        await step()

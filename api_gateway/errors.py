@@ -23,13 +23,37 @@ class UnsupportedMediaType(HooklineError):
     title = "Unsupported media type"
 
 
-class ServiceUnavailable(HooklineError):
+class RetryLater(HooklineError):
+    """A refusal the client may try again after ``retry_after_s`` (sent as ``Retry-After``)."""
+
+    def __init__(self, detail: str, retry_after_s: int = 5) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
+class ServiceUnavailable(RetryLater):
     """A dependency is down; the client should come back after ``retry_after_s``."""
 
     status = 503
     problem = "service-unavailable"
     title = "Service unavailable"
 
-    def __init__(self, detail: str, retry_after_s: int = 5) -> None:
-        super().__init__(detail)
-        self.retry_after_s = retry_after_s
+
+class TooManyRequests(RetryLater):
+    status = 429
+    problem = "rate-limited"
+    title = "Too many requests"
+
+
+class Banned(TooManyRequests):
+    """Refused so often that the caller is shut out for a while."""
+
+    problem = "banned"
+    title = "Temporarily banned"
+
+
+class TooManyInFlight(TooManyRequests):
+    """The caller already has as many unfinished commands as allowed."""
+
+    problem = "too-many-in-flight"
+    title = "Too many commands in flight"

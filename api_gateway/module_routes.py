@@ -8,57 +8,81 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as HttpRoute
 
-from api_gateway.auth import authenticate
-from api_gateway.bodies import read_json, validate
-from api_gateway.commands import new_command, services_of, submit
-from events import Forbidden, RegistrationError
+from api_gateway.admission import Policy
+from api_gateway.bodies import check_json, check_query, read_json, validate
+from api_gateway.commands import new_command, services_of, submit, submit_for
+from api_gateway.rate_limits import parse_limits
+from core.read_models import SHARED_KEY
+from core.security.permissions import check_known
+from events import InvalidInput, RegistrationError
 from modules import BaseModule, ReadModelKind, Route, RouteMode
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def build_routes(classes: Mapping[str, type[BaseModule]]) -> list[HttpRoute]:
-    """One Starlette route per declared module route; a path declared twice stops startup."""
+def build_routes(
+    classes: Mapping[str, type[BaseModule]], route_limits: Mapping[str, str] | None = None
+) -> list[HttpRoute]:
+    """One Starlette route per declared module route; a path declared twice stops startup.
+
+    ``route_limits`` (command name → limit) replaces the limits modules declared.
+    """
+    overrides = dict(route_limits or {})
     routes: list[HttpRoute] = []
     seen: dict[tuple[str, str], str] = {}
     for cls in classes.values():
         for route in cls.routes:
-            key = (route.method, route.path)
-            if key in seen:
-                raise RegistrationError(
-                    f"route {route.method} {route.path} is declared by "
-                    f"{seen[key]!r} and {cls.name!r}"
-                )
-            seen[key] = cls.name
+            _claim_path(seen, route, cls.name)
+            name = cls.command_name(route.handler)
+            policy = _policy(name, route, overrides.pop(name, route.rate_limit))
             endpoint = (
-                query_endpoint(cls, route)
+                query_endpoint(cls, route, policy)
                 if route.mode is RouteMode.QUERY
-                else command_endpoint(cls, route)
+                else command_endpoint(cls, route, policy)
             )
-            routes.append(
-                HttpRoute(
-                    route.path,
-                    endpoint,
-                    methods=[route.method],
-                    name=cls.command_name(route.handler),
-                )
-            )
+            routes.append(HttpRoute(route.path, endpoint, methods=[route.method], name=name))
+    if overrides:
+        raise RegistrationError(f"route_rate_limits names no route: {sorted(overrides)[0]!r}")
     return routes
 
 
-def command_endpoint(cls: type[BaseModule], route: Route) -> Endpoint:
+def _claim_path(seen: dict[tuple[str, str], str], route: Route, module: str) -> None:
+    key = (route.method, route.path)
+    if key in seen:
+        raise RegistrationError(
+            f"route {route.method} {route.path} is declared by {seen[key]!r} and {module!r}"
+        )
+    seen[key] = module
+
+
+def _policy(name: str, route: Route, rate_limit: str | None) -> Policy:
+    where = f"route {route.method} {route.path}"
+    if route.permission is not None:
+        check_known([route.permission], where)
+    return Policy(
+        name=name,
+        auth=route.auth,
+        permission=route.permission,
+        rate_limit=parse_limits(rate_limit, where) if rate_limit else (),
+    )
+
+
+def command_endpoint(cls: type[BaseModule], route: Route, policy: Policy) -> Endpoint:
     name = cls.command_name(route.handler)
 
     async def endpoint(request: Request) -> Response:
-        actor = authenticate(request, services_of(request).tokens, required=route.auth)
-        check_permission(route, actor.roles)
-        payload = validate(route.request, await read_json(request)) if route.request else {}
-        return await submit(request, new_command(request, name, payload, actor))
+        caller = await services_of(request).gate.admit(request, policy)
+        check_query(request.query_params, None)
+        body = await read_json(request)
+        path = dict(request.path_params)
+        check_json(path)
+        payload = validate(route.request, _merge(body, path)) if route.request else _empty(body)
+        return await submit_for(request, new_command(request, name, payload, caller.actor), caller)
 
     return endpoint
 
 
-def query_endpoint(cls: type[BaseModule], route: Route) -> Endpoint:
+def query_endpoint(cls: type[BaseModule], route: Route, policy: Policy) -> Endpoint:
     """Serve the caller's read model; when it is missing, a query command rebuilds it."""
     name = cls.command_name(route.handler)
     view = route.read_model or ""
@@ -66,10 +90,10 @@ def query_endpoint(cls: type[BaseModule], route: Route) -> Endpoint:
 
     async def endpoint(request: Request) -> Response:
         services = services_of(request)
-        actor = authenticate(request, services.tokens, required=True)
-        check_permission(route, actor.roles)
-        params = validate(route.request, dict(request.query_params)) if route.request else {}
-        key = actor.user_id or actor.principal
+        actor = (await services.gate.admit(request, policy)).actor
+        query = check_query(request.query_params, route.request)
+        params = validate(route.request, query) if route.request else {}
+        key = SHARED_KEY if route.shared_read_model else actor.user_id or actor.principal
         if is_list:
             page = await services.read_models.page(cls.name, view, key, **params)
             found = None if page is None else page.model_dump(mode="json")
@@ -83,6 +107,15 @@ def query_endpoint(cls: type[BaseModule], route: Route) -> Endpoint:
     return endpoint
 
 
-def check_permission(route: Route, roles: tuple[str, ...]) -> None:
-    if route.permission is not None and route.permission not in roles and "admin" not in roles:
-        raise Forbidden(f"this route needs the {route.permission!r} permission")
+def _empty(body: object) -> dict[str, object]:
+    """A route that takes no body refuses one with fields in it."""
+    if body not in ({}, None):
+        raise InvalidInput("body: this route takes no body", field="body")
+    return {}
+
+
+def _merge(body: object, path: dict[str, str]) -> object:
+    """The body with the path's parameters; the path wins, so a body cannot retarget it."""
+    if not path:
+        return body
+    return {**body, **path} if isinstance(body, dict) else body

@@ -8,7 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from api_gateway.errors import ServiceUnavailable
+from api_gateway.errors import RetryLater
 from events import PROBLEM_MEDIA_TYPE, HooklineError, Problem, Unauthorized
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ def problem_response(problem: Problem) -> Response:
 async def hookline_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HooklineError)
     headers: dict[str, str] = {}
-    if isinstance(exc, ServiceUnavailable):
+    if isinstance(exc, RetryLater):
         headers["Retry-After"] = str(exc.retry_after_s)
     if isinstance(exc, Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"

@@ -7,13 +7,20 @@ from dataclasses import dataclass
 import redis.asyncio
 from celery import Celery
 
+from api_gateway.admission import Gate, Throttle
+from api_gateway.auth import Authenticator
+from api_gateway.bans import Bans
+from api_gateway.client_ip import trusted_networks
+from api_gateway.idempotency import IdempotencyStore
+from api_gateway.in_flight import InFlightLimiter
 from api_gateway.publisher import CommandPublisher
+from api_gateway.rate_limits import CallerLimits, RateLimiter, parse_limits
 from api_gateway.watcher import CommandWatcher
 from core.celery_app import make_celery
 from core.command_state import AsyncCommandStateStore
 from core.read_models import AsyncReadModelReader
 from core.secrets import SecretsChain
-from core.security import TokenService
+from core.security import AsyncApiKeyReader, AsyncSessionReader, TokenService
 from core.settings import Settings
 from core.stores import connect_async_redis
 
@@ -28,11 +35,15 @@ class GatewayServices:
     publisher: CommandPublisher
     watcher: CommandWatcher
     tokens: TokenService
+    gate: Gate
+    in_flight: InFlightLimiter
+    idempotency: IdempotencyStore
 
     @classmethod
     def build(cls, settings: Settings, queues: tuple[str, ...]) -> GatewayServices:
         client = connect_async_redis(settings)
         celery = make_celery(settings, queues)
+        tokens = TokenService.from_settings(settings, SecretsChain.from_settings(settings))
         return cls(
             settings=settings,
             redis=client,
@@ -41,7 +52,12 @@ class GatewayServices:
             read_models=AsyncReadModelReader(client),
             publisher=CommandPublisher(celery),
             watcher=CommandWatcher(client),
-            tokens=TokenService.from_settings(settings, SecretsChain.from_settings(settings)),
+            tokens=tokens,
+            gate=build_gate(settings, client, tokens),
+            in_flight=InFlightLimiter(
+                client, settings.max_commands_in_flight, settings.in_flight_expiry_s
+            ),
+            idempotency=IdempotencyStore(client, settings.idempotency_ttl_s),
         )
 
     async def start(self) -> None:
@@ -51,3 +67,16 @@ class GatewayServices:
         await self.watcher.stop()
         await self.redis.aclose()
         self.celery.close()
+
+
+def build_gate(settings: Settings, client: redis.asyncio.Redis, tokens: TokenService) -> Gate:
+    authenticator = Authenticator(tokens, AsyncSessionReader(client), AsyncApiKeyReader(client))
+    trusted = trusted_networks(settings.trusted_proxies)
+    if not settings.rate_limits_enabled:
+        return Gate(authenticator, trusted)
+    limiter = RateLimiter(client, settings.redis_url)
+    threshold = parse_limits(settings.ban_after_violations, "ban_after_violations")
+    bans = Bans(client, limiter, threshold, settings.ban_duration_s)
+    return Gate(
+        authenticator, trusted, Throttle(limiter, bans, CallerLimits.from_settings(settings))
+    )

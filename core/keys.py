@@ -40,3 +40,41 @@ def worker_heartbeat(worker: str) -> str:
 
 
 WORKER_HEARTBEAT_PATTERN = f"{PREFIX}:worker:*"
+
+
+# -- security ---------------------------------------------------------------------------------
+
+RATE_LIMIT_PREFIX = f"{PREFIX}:rl"
+
+
+def session(family: str) -> str:
+    """Hash: a login session (token family): its user and the current refresh token id."""
+    return f"{PREFIX}:auth:session:{family}"
+
+
+def user_sessions(user_id: str) -> str:
+    """Set: the ids of a user's open sessions, so logout can end them all."""
+    return f"{PREFIX}:auth:user:{user_id}:sessions"
+
+
+def api_key(key_id: str) -> str:
+    """String: an active API key's record (hash of the key, scopes), for the gateway."""
+    return f"{PREFIX}:apikey:{key_id}"
+
+
+def ban(identity: str) -> str:
+    """String with a TTL: the caller (``ip:…``, ``user:…``, ``key:…``) is banned while it lives."""
+    return f"{PREFIX}:ban:{identity}"
+
+
+def in_flight(identity: str) -> str:
+    """Sorted set: a caller's commands not yet finished, scored by when they stop counting."""
+    return f"{PREFIX}:inflight:{identity}"
+
+
+COMMAND_PREFIX = f"{PREFIX}:cmd:"
+
+
+def idempotency(digest: str) -> str:
+    """String: the command an Idempotency-Key stands for; ``digest`` hashes caller and key."""
+    return f"{PREFIX}:idem:{digest}"

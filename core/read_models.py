@@ -20,6 +20,9 @@ from pydantic import BaseModel
 from core import keys
 from events.paging import Page
 
+# The key of a view that is one for every caller (an admin list) rather than one per caller.
+SHARED_KEY = "_shared"
+
 # KEYS: view, version. ARGV: json, version, ttl.
 _PUT_IF_NEWER = """
 local stored = tonumber(redis.call('GET', KEYS[2]) or '-1')

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -35,6 +36,24 @@ class Settings(BaseSettings):
 
     jwt_issuer: str = "hookline"
     jwt_audience: str = "hookline-api"
+    jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
+    jwt_leeway_s: int = Field(5, ge=0, le=60)
+
+    # Rate limits in `limits` notation ("300/minute"; several joined by ";").
+    rate_limits_enabled: bool = True
+    rate_limit_per_ip: str = "600/minute"
+    rate_limit_per_user: str = "300/minute"
+    rate_limit_per_api_key: str = "1200/minute"
+    # Command name -> limit, replacing what the module declared for that route.
+    route_rate_limits: dict[str, str] = {}
+    # More refusals (429) than this within the window bans the caller for ban_duration_s.
+    ban_after_violations: str = "30/minute"
+    ban_duration_s: int = 600
+    # Peers whose X-Forwarded-For is believed: addresses or networks, comma-separated.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+    max_commands_in_flight: int = 100
+    in_flight_expiry_s: int = 900
+    idempotency_ttl_s: int = 24 * 3600
 
     command_ttl_s: int = 7 * 24 * 3600
     read_model_ttl_s: int = 24 * 3600
@@ -49,11 +68,18 @@ class Settings(BaseSettings):
     command_max_retries: int = 3
     retry_backoff_max_s: int = 60
 
-    @field_validator("modules", mode="before")
+    @field_validator("modules", "trusted_proxies", mode="before")
     @classmethod
-    def _split_modules(cls, value: object) -> object:
+    def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return tuple(name.strip() for name in value.split(",") if name.strip())
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
         return value
 
     @model_validator(mode="after")

@@ -30,6 +30,8 @@ class Actor(BaseModel):
     user_id: str | None = None
     roles: tuple[str, ...] = ()
     api_key_id: str | None = None
+    # The permissions an API key was given; users get theirs from their roles.
+    scopes: tuple[str, ...] = ()
 
     @property
     def is_anonymous(self) -> bool:

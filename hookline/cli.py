@@ -20,6 +20,8 @@ from typing import NoReturn
 
 import httpx
 
+from core.settings import Settings
+from hookline.admin import AdminAction, UnknownUser, change_admin_role
 from hookline.processes import ProcessGroup
 from hookline.stack import (
     ServerHandle,
@@ -226,6 +228,23 @@ def _run_flower(_args: argparse.Namespace) -> int:
     _exec(flower_command(StackConfig.from_env(os.environ).flower_port))
 
 
+def _configure_admin(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=[a.value for a in AdminAction])
+    parser.add_argument("email", help="the user's email")
+
+
+def _run_admin(args: argparse.Namespace) -> int:
+    action = AdminAction(args.action)
+    try:
+        user_id = change_admin_role(Settings(), args.email, action)
+    except UnknownUser as error:
+        log.error("%s", error)
+        return 1
+    done = "is now an admin" if action is AdminAction.GRANT else "is no longer an admin"
+    log.info("user %s (%s) %s", user_id, args.email, done)
+    return 0
+
+
 register(
     Command(
         "up",
@@ -237,3 +256,11 @@ register(
 register(Command("worker", "run one Celery worker with the current environment", _run_worker))
 register(Command("gateway", "run the HTTP gateway with the current environment", _run_gateway))
 register(Command("flower", "run Flower with the current environment", _run_flower))
+register(
+    Command(
+        "admin",
+        "grant or revoke the admin role of a registered user (MONGO_URL, REDIS_URL)",
+        _run_admin,
+        _configure_admin,
+    )
+)

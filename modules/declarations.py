@@ -18,6 +18,10 @@ from events.hooks import check_priority
 
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+_PERMISSION = re.compile(r"^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*$")
+# `limits` notation: "5/minute", "100 per 2 hours"; several joined by ";" or ",".
+_ONE_LIMIT = r"\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day|month|year)s?"
+_RATE_LIMIT = re.compile(rf"^\s*{_ONE_LIMIT}(\s*[;,]\s*{_ONE_LIMIT})*\s*$")
 
 
 def check_identifier(value: str, what: str) -> str:
@@ -51,11 +55,21 @@ class Route:
     read_model_kind: ReadModelKind = ReadModelKind.DOCUMENT
     success_status: int = 200
     summary: str = ""
+    # A limit per caller on this route, in `limits` notation ("5/minute").
+    rate_limit: str | None = None
+    # A query whose read model is one view for every caller (an admin list), not per caller.
+    shared_read_model: bool = False
 
     def __post_init__(self) -> None:
         where = f"route {self.method} {self.path}"
         if self.method not in HTTP_METHODS:
             raise RegistrationError(f"{where}: unknown method {self.method!r}")
+        if self.permission is not None and not _PERMISSION.match(self.permission):
+            raise RegistrationError(f"{where}: permission {self.permission!r} is not 'area:action'")
+        if self.rate_limit is not None and not _RATE_LIMIT.match(self.rate_limit):
+            raise RegistrationError(
+                f"{where}: rate_limit {self.rate_limit!r} is not like '5/minute'"
+            )
         if not self.path.startswith("/"):
             raise RegistrationError(f"{where}: path must start with '/'")
         check_identifier(self.handler, f"{where}: handler")

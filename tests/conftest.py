@@ -28,6 +28,8 @@ from tests.stack_fixtures import Servers, free_port, servers
 __all__ = ["servers"]
 
 STACK_START_TIMEOUT_S = 60.0
+# Registering with this email makes an admin (HOOKLINE_ADMIN_EMAILS of the test stack).
+ADMIN_EMAIL = "root@hookline.test"
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,10 @@ def stack_env(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> dic
         "MONGO_URL": servers.mongo_url,
         "HOOKLINE_DATA_DIR": str(data_dir),
         "HOOKLINE_MONGO_DB": f"hookline_test_{uuid.uuid4().hex[:8]}",
+        "HOOKLINE_ADMIN_EMAILS": ADMIN_EMAIL,
+        # Every e2e test calls from 127.0.0.1: limits are tested on a gateway of their own.
+        "HOOKLINE_RATE_LIMITS_ENABLED": "false",
+        "HOOKLINE_MAX_COMMANDS_IN_FLIGHT": "1000",
     }
 
 
@@ -78,14 +84,14 @@ def stack(
         gateway = spawn(gateway_command(port), stack_env, output=gw_log)
         try:
             base_url = f"http://127.0.0.1:{port}"
-            _await_healthy(base_url, [worker, gateway], [logs / "worker.log", logs / "gateway.log"])
+            await_healthy(base_url, [worker, gateway], [logs / "worker.log", logs / "gateway.log"])
             yield RunningStack(base_url, stack_env, Path(stack_env["HOOKLINE_DATA_DIR"]))
         finally:
             terminate(gateway)
             terminate(worker)
 
 
-def _await_healthy(base_url: str, processes: list[Any], log_paths: list[Path]) -> None:
+def await_healthy(base_url: str, processes: list[Any], log_paths: list[Path]) -> None:
     deadline = time.monotonic() + STACK_START_TIMEOUT_S
     while time.monotonic() < deadline:
         if any(p.poll() is not None for p in processes):

@@ -13,7 +13,7 @@ from pymongo.database import Database
 from core.command_state import CommandStateStore
 from core.read_models import ReadModelStore
 from core.secrets import SecretsChain
-from core.security import PasswordHasher, TokenService
+from core.security import ApiKeyRegistry, PasswordHasher, SessionStore, TokenService
 from core.settings import Settings
 from core.stores import connect_mongo, connect_redis, mongo_database
 from workers.bus import EventBus
@@ -35,6 +35,8 @@ class WorkerServices:
     secrets: SecretsChain
     passwords: PasswordHasher
     tokens: TokenService
+    sessions: SessionStore
+    api_keys: ApiKeyRegistry
 
     @classmethod
     def build(cls, settings: Settings, celery: Celery) -> WorkerServices:
@@ -54,6 +56,8 @@ class WorkerServices:
             secrets=secrets,
             passwords=PasswordHasher(),
             tokens=TokenService.from_settings(settings, secrets),
+            sessions=SessionStore(client),
+            api_keys=ApiKeyRegistry(client),
         )
 
     def close(self) -> None:

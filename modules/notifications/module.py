@@ -64,6 +64,7 @@ class NotificationsModule(BaseModule):
             "/notifications",
             "inbox",
             request=PageQuery,
+            permission="notifications:read",
             mode=RouteMode.QUERY,
             read_model="inbox",
             read_model_kind=ReadModelKind.LIST,

@@ -8,13 +8,16 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from modules.user_management.models import Username
+from modules.wallet.models import AMOUNT_CEILING_CREDITS
 
 
 class TransferRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     to_username: Username
-    amount: StrictInt = Field(gt=0, description="whole credits, more than zero")
+    amount: StrictInt = Field(
+        gt=0, le=AMOUNT_CEILING_CREDITS, description="whole credits, more than zero"
+    )
 
 
 class TransferState(StrEnum):

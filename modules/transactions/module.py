@@ -31,6 +31,7 @@ class TransactionsModule(BaseModule):
             "/transactions/transfer",
             "transfer",
             request=TransferRequest,
+            permission="transactions:transfer",
             summary="Send credits to another user",
         ),
         Route(
@@ -38,6 +39,7 @@ class TransactionsModule(BaseModule):
             "/transactions",
             "history",
             request=PageQuery,
+            permission="transactions:read",
             mode=RouteMode.QUERY,
             read_model="history",
             read_model_kind=ReadModelKind.LIST,

@@ -41,6 +41,10 @@ class LoginRequest(_Request):
     password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
+class RefreshRequest(_Request):
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+
+
 class User(BaseModel):
     """A stored user; ``id`` is derived from the registering command, so a replay finds it."""
 
@@ -73,6 +77,15 @@ class UserCreated(BaseModel):
 
 class UserLoggedIn(BaseModel):
     user_id: str
+
+
+class UserLoggedOut(BaseModel):
+    user_id: str
+    sessions_ended: int
+
+
+class LogoutResult(BaseModel):
+    sessions_ended: int
 
 
 class TokenPair(BaseModel):

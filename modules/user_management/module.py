@@ -12,16 +12,23 @@ from modules.declarations import Index, Route, RouteMode, Secret
 from modules.user_management.models import (
     LoginRequest,
     Profile,
+    RefreshRequest,
     RegisterRequest,
     User,
     UserCreated,
     UserLoggedIn,
+    UserLoggedOut,
 )
 
 # Users are keyed by a UUID derived from the registering command: a redelivered
 # command computes the same id and finds its own earlier insert.
 _USER_ID_NAMESPACE = uuid.UUID("0b8f6f9e-3c1d-4a55-9d2e-7f4f3b2a9c10")
+# Sessions and rotated refresh tokens derive from their command the same way.
+_SESSION_NAMESPACE = uuid.UUID("9d4e2a71-5c3b-4f8e-b1a0-6e7d8c9f0a12")
+_REFRESH_NAMESPACE = uuid.UUID("c2b1a0f9-8e7d-4c6b-9a58-4f3e2d1c0b9a")
 BAD_CREDENTIALS = "invalid email or password"
+USER_ROLE = "user"
+ADMIN_ROLE = "admin"
 
 
 class UserManagementModule(BaseModule):
@@ -36,6 +43,7 @@ class UserManagementModule(BaseModule):
             auth=False,
             success_status=201,
             summary="Create a user",
+            rate_limit="10/minute",
         ),
         Route(
             "POST",
@@ -44,11 +52,29 @@ class UserManagementModule(BaseModule):
             request=LoginRequest,
             auth=False,
             summary="Exchange email and password for tokens",
+            rate_limit="10/minute",
+        ),
+        Route(
+            "POST",
+            "/public/refresh",
+            "refresh",
+            request=RefreshRequest,
+            auth=False,
+            summary="Exchange a refresh token for new tokens; the old one stops working",
+            rate_limit="30/minute",
+        ),
+        Route(
+            "POST",
+            "/userauth/logout",
+            "logout",
+            permission="session:logout",
+            summary="End every session of the caller",
         ),
         Route(
             "GET",
             "/userauth/me",
             "me",
+            permission="profile:read",
             mode=RouteMode.QUERY,
             read_model="profile",
             summary="The caller's profile",
@@ -57,10 +83,12 @@ class UserManagementModule(BaseModule):
     events = (
         EventSpec("user_created", UserCreated, "A user registered."),
         EventSpec("user_logged_in", UserLoggedIn, "A user exchanged credentials for tokens."),
+        EventSpec("user_logged_out", UserLoggedOut, "A user ended all their sessions."),
     )
     secrets = (
         Secret("access_token_ttl_s", "900", "Lifetime of an access token."),
-        Secret("refresh_token_ttl_s", "1209600", "Lifetime of a refresh token."),
+        Secret("refresh_token_ttl_s", "1209600", "Lifetime of a refresh token (and a session)."),
+        Secret("admin_emails", "", "Comma-separated emails that get the admin role on register."),
     )
     indexes = (
         Index("users", (("email", 1),), unique=True),
@@ -69,15 +97,33 @@ class UserManagementModule(BaseModule):
 
     access_token_ttl_s: int
     refresh_token_ttl_s: int
+    admin_emails: frozenset[str]
 
     def initialize(self, secrets: Mapping[str, str]) -> None:
         super().initialize(secrets)
         self.access_token_ttl_s = int(secrets["access_token_ttl_s"])
         self.refresh_token_ttl_s = int(secrets["refresh_token_ttl_s"])
+        self.admin_emails = frozenset(
+            e.strip().lower() for e in secrets.get("admin_emails", "").split(",") if e.strip()
+        )
 
     @staticmethod
     def user_id_for(command_id: str) -> str:
         return uuid.uuid5(_USER_ID_NAMESPACE, command_id).hex
+
+    @staticmethod
+    def session_id_for(command_id: str) -> str:
+        """The session a login opens; a redelivered login reopens the same one."""
+        return uuid.uuid5(_SESSION_NAMESPACE, command_id).hex
+
+    @staticmethod
+    def successor_token_id(command_id: str) -> str:
+        """The id of the refresh token a refresh command hands out; stable across retries."""
+        return uuid.uuid5(_REFRESH_NAMESPACE, command_id).hex
+
+    def roles_for(self, email: str) -> tuple[str, ...]:
+        """Everybody is a user; the configured admin emails are admins too."""
+        return (USER_ROLE, ADMIN_ROLE) if email.lower() in self.admin_emails else (USER_ROLE,)
 
     def new_user(
         self, request: RegisterRequest, password_hash: str, command_id: str, now: datetime
@@ -87,9 +133,14 @@ class UserManagementModule(BaseModule):
             email=request.email,
             username=request.username,
             password_hash=password_hash,
+            roles=self.roles_for(request.email),
             created_at=now,
             command_id=command_id,
         )
+
+    @staticmethod
+    def logged_out_event(user_id: str, sessions_ended: int) -> UserLoggedOut:
+        return UserLoggedOut(user_id=user_id, sessions_ended=sessions_ended)
 
     @staticmethod
     def check_login(user: User | None, password_matches: bool) -> User:

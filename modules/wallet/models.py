@@ -7,13 +7,19 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+# No single operation moves more than this; the `max_amount` secret may only lower it.
+# Checked at the gateway, so an absurd amount never becomes a command.
+AMOUNT_CEILING_CREDITS = 1_000_000_000
+
 
 class AmountRequest(BaseModel):
     """A whole number of credits; booleans, floats and strings are refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    amount: StrictInt = Field(gt=0, description="whole credits, more than zero")
+    amount: StrictInt = Field(
+        gt=0, le=AMOUNT_CEILING_CREDITS, description="whole credits, more than zero"
+    )
 
 
 class EntryKind(StrEnum):

@@ -7,7 +7,13 @@ from collections.abc import Mapping
 from events import ConfigurationError, Conflict, EventSpec, InvalidInput
 from modules.base import BaseModule
 from modules.declarations import Hook, Index, Route, RouteMode, Secret
-from modules.wallet.models import AmountRequest, EntryKind, Operation, WalletChanged
+from modules.wallet.models import (
+    AMOUNT_CEILING_CREDITS,
+    AmountRequest,
+    EntryKind,
+    Operation,
+    WalletChanged,
+)
 
 
 class InsufficientFunds(Conflict):
@@ -24,6 +30,7 @@ class WalletModule(BaseModule):
             "GET",
             "/wallet/balance",
             "balance",
+            permission="wallet:read",
             mode=RouteMode.QUERY,
             read_model="balance",
             summary="The caller's balance",
@@ -33,6 +40,7 @@ class WalletModule(BaseModule):
             "/wallet/deposit",
             "deposit",
             request=AmountRequest,
+            permission="wallet:deposit",
             summary="Add credits to the caller's wallet",
         ),
         Route(
@@ -40,6 +48,7 @@ class WalletModule(BaseModule):
             "/wallet/withdraw",
             "withdraw",
             request=AmountRequest,
+            permission="wallet:withdraw",
             summary="Take credits from the caller's wallet",
         ),
     )
@@ -61,6 +70,10 @@ class WalletModule(BaseModule):
         super().initialize(secrets)
         self.welcome_credits = _non_negative_int(secrets, "welcome_credits")
         self.max_amount = _non_negative_int(secrets, "max_amount")
+        if self.max_amount > AMOUNT_CEILING_CREDITS:
+            raise ConfigurationError(
+                f"wallet secret 'max_amount' must not exceed {AMOUNT_CEILING_CREDITS}"
+            )
 
     def check_amount(self, amount: int) -> int:
         if amount > self.max_amount:

@@ -1,0 +1,121 @@
+"""Fixtures for the attack tests: the stack's signing secret, an admin, a rate-limited gateway.
+
+The session stack runs with rate limits off (every e2e test calls from
+127.0.0.1). Limits are attacked on a second gateway with tight limits, which
+believes X-Forwarded-For only from 127.0.0.2: tests connect from that address to
+play a trusted proxy and give each test a client address of its own. Its broker
+is in memory and nobody consumes it, so its commands stay in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from pymongo.database import Database
+
+from hookline.processes import spawn, terminate
+from hookline.stack import gateway_command
+from tests.conftest import ADMIN_EMAIL, RunningStack, await_healthy
+from tests.e2e.helpers import PASSWORD, bearer, login, register
+from tests.stack_fixtures import free_port
+
+PROXY_ADDRESS = "127.0.0.2"
+LIMITS = {
+    "per_ip": 20,
+    "per_user": 8,
+    "per_api_key": 8,
+    "login": 3,
+    "violations": 3,
+    "ban_s": 120,
+    "in_flight": 3,
+}
+Doc = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LimitedGateway:
+    base_url: str
+
+    def direct(self) -> httpx.Client:
+        """A client connecting from 127.0.0.1, which the gateway does not trust as a proxy."""
+        return httpx.Client(base_url=self.base_url, timeout=40)
+
+    def via_proxy(self, client_ip: str) -> httpx.Client:
+        """A client connecting from the trusted proxy, forwarding for ``client_ip``."""
+        transport = httpx.HTTPTransport(local_address=PROXY_ADDRESS)
+        return httpx.Client(
+            base_url=self.base_url,
+            timeout=40,
+            transport=transport,
+            headers={"X-Forwarded-For": client_ip},
+        )
+
+
+@pytest.fixture(scope="session")
+def jwt_secret(stack: RunningStack) -> str:
+    """The HS256 secret the stack signs with (from its local secrets directory)."""
+    return (stack.data_dir / "secrets" / "jwt_secret").read_text().strip()
+
+
+@pytest.fixture(scope="session")
+def admin(stack: RunningStack) -> dict[str, str]:
+    """Auth headers of the admin bootstrapped through HOOKLINE_ADMIN_EMAILS."""
+    with httpx.Client(base_url=stack.base_url, timeout=40) as client:
+        user = {"email": ADMIN_EMAIL, "username": "root_admin", "password": PASSWORD}
+        response = register(client, user)
+        assert response.status_code == 201, response.text
+        assert "admin" in response.json()["roles"]
+        return bearer(login(client, user))
+
+
+@pytest.fixture(scope="session")
+def limited(
+    stack: RunningStack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LimitedGateway]:
+    """A second gateway on the same stores, with tight limits and an unconsumed broker."""
+    env = {
+        **stack.env,
+        "BROKER_URL": "memory://",
+        "HOOKLINE_RATE_LIMITS_ENABLED": "true",
+        "HOOKLINE_RATE_LIMIT_PER_IP": f"{LIMITS['per_ip']}/minute",
+        "HOOKLINE_RATE_LIMIT_PER_USER": f"{LIMITS['per_user']}/minute",
+        "HOOKLINE_RATE_LIMIT_PER_API_KEY": f"{LIMITS['per_api_key']}/minute",
+        "HOOKLINE_ROUTE_RATE_LIMITS": json.dumps({"user_management.login": "3/minute"}),
+        "HOOKLINE_BAN_AFTER_VIOLATIONS": f"{LIMITS['violations']}/minute",
+        "HOOKLINE_BAN_DURATION_S": str(LIMITS["ban_s"]),
+        "HOOKLINE_TRUSTED_PROXIES": PROXY_ADDRESS,
+        "HOOKLINE_MAX_COMMANDS_IN_FLIGHT": str(LIMITS["in_flight"]),
+    }
+    log_path = tmp_path_factory.mktemp("limited") / "gateway.log"
+    port = free_port()
+    with log_path.open("wb") as log:
+        gateway = spawn(gateway_command(port), env, output=log)
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            await_healthy(base_url, [gateway], [log_path])
+            yield LimitedGateway(base_url)
+        finally:
+            terminate(gateway)
+
+
+def unique_ip() -> str:
+    """A client address no other test uses (10.0.0.0/8, from a random id)."""
+    raw = uuid.uuid4().bytes
+    return f"10.{raw[0]}.{raw[1]}.{raw[2]}"
+
+
+def ledger_count(store: Database[Doc], user_id: str) -> int:
+    return store["wallet_ledger"].count_documents({"user_id": user_id})
+
+
+def assert_refused(response: httpx.Response, status: int) -> None:
+    """``status`` as a problem document, and no command was accepted (no Location)."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "Location" not in response.headers

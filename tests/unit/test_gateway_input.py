@@ -1,0 +1,78 @@
+"""Input checks the gateway makes before a model sees the data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from starlette.requests import Request
+
+from api_gateway.bodies import check_json, check_query
+from api_gateway.errors import BadRequest
+from api_gateway.idempotency import fingerprint, idempotency_key
+from events import InvalidInput
+from events.paging import PageQuery
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"$gt": ""}, "$gt"),
+        ({"a": {"b": [{"c.d": 1}]}}, "a.b.0.c.d"),
+        ([{"$where": "1"}], "0.$where"),
+        ({"a\0b": 1}, "a\0b"),
+    ],
+)
+def test_operator_and_dotted_keys_are_refused_naming_the_path(data: Any, field: str) -> None:
+    """Any key starting with '$' or holding '.' (or NUL), at any depth, is a 422 naming it."""
+    with pytest.raises(InvalidInput) as refused:
+        check_json(data)
+    assert refused.value.extensions["errors"][0]["field"] == field
+
+
+def test_plain_data_and_dollar_values_pass() -> None:
+    """A '$' in a value is just text; only keys are operators."""
+    check_json({"note": "$gt costs $5", "list": [1, "a.b", {"ok": None}]})
+
+
+def test_a_lone_surrogate_is_400() -> None:
+    """Text that cannot be encoded as UTF-8 is refused as a bad request."""
+    with pytest.raises(BadRequest, match="password"):
+        check_json({"password": "\ud800"})
+
+
+def test_deep_nesting_is_walked_without_recursion() -> None:
+    """A 100,000-level structure is checked without a RecursionError."""
+    data: Any = "leaf"
+    for _ in range(100_000):
+        data = [data]
+    check_json(data)
+
+
+def test_query_parameters_on_a_route_without_a_query_model_are_422() -> None:
+    """An unexpected query parameter is refused; with a model, parameters go to the model."""
+    with pytest.raises(InvalidInput, match="user_id"):
+        check_query({"user_id": "someone"}, None)
+    assert check_query({"limit": "2"}, PageQuery) == {"limit": "2"}
+
+
+def request(*keys: str) -> Request:
+    headers = [(b"idempotency-key", key.encode()) for key in keys]
+    return Request({"type": "http", "headers": headers})
+
+
+def test_idempotency_key_shape() -> None:
+    """Absent is None; 1 to 255 characters pass; empty, longer or repeated keys are 400."""
+    assert idempotency_key(request()) is None
+    assert idempotency_key(request("k" * 255)) == "k" * 255
+    for bad in (request("k" * 256), request(" "), request("a", "b")):
+        with pytest.raises(BadRequest):
+            idempotency_key(bad)
+
+
+def test_fingerprint_ignores_key_order_but_not_values_or_command() -> None:
+    """Same command and payload fingerprint alike whatever the key order."""
+    same = fingerprint("wallet.deposit", {"a": 1, "b": 2})
+    assert same == fingerprint("wallet.deposit", {"b": 2, "a": 1})
+    assert same != fingerprint("wallet.withdraw", {"a": 1, "b": 2})
+    assert same != fingerprint("wallet.deposit", {"a": 1, "b": 3})
