@@ -51,6 +51,8 @@ class Route:
     read_model_kind: ReadModelKind = ReadModelKind.DOCUMENT
     success_status: int = 200
     summary: str = ""
+    # The model of the outcome's body (or of the read model); documentation only.
+    response: type[BaseModel] | None = None
 
     def __post_init__(self) -> None:
         where = f"route {self.method} {self.path}"

@@ -13,6 +13,7 @@ from modules.user_management.models import (
     LoginRequest,
     Profile,
     RegisterRequest,
+    TokenPair,
     User,
     UserCreated,
     UserLoggedIn,
@@ -36,6 +37,7 @@ class UserManagementModule(BaseModule):
             auth=False,
             success_status=201,
             summary="Create a user",
+            response=Profile,
         ),
         Route(
             "POST",
@@ -44,6 +46,7 @@ class UserManagementModule(BaseModule):
             request=LoginRequest,
             auth=False,
             summary="Exchange email and password for tokens",
+            response=TokenPair,
         ),
         Route(
             "GET",
@@ -52,6 +55,7 @@ class UserManagementModule(BaseModule):
             mode=RouteMode.QUERY,
             read_model="profile",
             summary="The caller's profile",
+            response=Profile,
         ),
     )
     events = (

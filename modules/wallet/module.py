@@ -7,7 +7,14 @@ from collections.abc import Mapping
 from events import ConfigurationError, Conflict, EventSpec, InvalidInput
 from modules.base import BaseModule
 from modules.declarations import Hook, Index, Route, RouteMode, Secret
-from modules.wallet.models import AmountRequest, EntryKind, Operation, WalletChanged
+from modules.wallet.models import (
+    AmountRequest,
+    Balance,
+    BalanceResult,
+    EntryKind,
+    Operation,
+    WalletChanged,
+)
 
 
 class InsufficientFunds(Conflict):
@@ -27,6 +34,7 @@ class WalletModule(BaseModule):
             mode=RouteMode.QUERY,
             read_model="balance",
             summary="The caller's balance",
+            response=Balance,
         ),
         Route(
             "POST",
@@ -34,6 +42,7 @@ class WalletModule(BaseModule):
             "deposit",
             request=AmountRequest,
             summary="Add credits to the caller's wallet",
+            response=BalanceResult,
         ),
         Route(
             "POST",
@@ -41,6 +50,7 @@ class WalletModule(BaseModule):
             "withdraw",
             request=AmountRequest,
             summary="Take credits from the caller's wallet",
+            response=BalanceResult,
         ),
     )
     hooks = (Hook("user_created", "open_wallet", priority=10, context="welcome credits"),)
