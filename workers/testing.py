@@ -211,7 +211,7 @@ class Harness:
         return self.services.db[f"{module}_{short}"]
 
     def read_model(self, module: str, view: str, key: str) -> Any:
-        raw = self.services.redis.get(keys.read_model(module, view, key))
+        raw: str | None = self.services.redis.get(keys.read_model(module, view, key))  # type: ignore[assignment]
         return None if raw is None else json.loads(raw)
 
     def close(self, drop: bool = True) -> None:
