@@ -20,6 +20,7 @@ from typing import NoReturn
 
 import httpx
 
+from core.logs import LogFormat, LogSettings, configure_logging
 from hookline.processes import ProcessGroup
 from hookline.stack import (
     ServerHandle,
@@ -30,6 +31,7 @@ from hookline.stack import (
     gateway_command,
     start_stack,
     worker_command,
+    worker_env,
 )
 
 log = logging.getLogger(__name__)
@@ -85,13 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
-    # httpx logs every health probe at INFO.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # The CLI talks to a person: readable text unless HOOKLINE_LOG_FORMAT says otherwise.
+    log_format = os.environ.get("HOOKLINE_LOG_FORMAT", LogFormat.TEXT)
+    configure_logging(LogSettings(log_format=LogFormat(log_format)))
     runner: Runner = args.run
     try:
         return runner(args)
@@ -215,6 +213,7 @@ def _exec(argv: list[str]) -> NoReturn:
 
 
 def _run_worker(_args: argparse.Namespace) -> int:
+    os.environ.update(worker_env(os.environ, StackConfig.from_env(os.environ).data_dir))
     _exec(worker_command())
 
 
@@ -237,3 +236,7 @@ register(
 register(Command("worker", "run one Celery worker with the current environment", _run_worker))
 register(Command("gateway", "run the HTTP gateway with the current environment", _run_gateway))
 register(Command("flower", "run Flower with the current environment", _run_flower))
+
+
+# The operator and module-author subcommands register themselves on import.
+import hookline.operator_commands  # noqa: E402, F401

@@ -22,7 +22,7 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from hookline.processes import spawn, terminate
-from hookline.stack import ensure_jwt_secret, gateway_command, worker_command
+from hookline.stack import ensure_jwt_secret, gateway_command, worker_command, worker_env
 from tests.stack_fixtures import Servers, free_port, servers
 
 __all__ = ["servers"]
@@ -59,6 +59,7 @@ def stack_env(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> dic
         "MONGO_URL": servers.mongo_url,
         "HOOKLINE_DATA_DIR": str(data_dir),
         "HOOKLINE_MONGO_DB": f"hookline_test_{uuid.uuid4().hex[:8]}",
+        "HOOKLINE_WORKER_METRICS_PORT": str(free_port()),
     }
 
 
@@ -74,7 +75,8 @@ def stack(
         (logs / "worker.log").open("wb") as worker_log,
         (logs / "gateway.log").open("wb") as gw_log,
     ):
-        worker = spawn(worker_command(), stack_env, output=worker_log)
+        worker_environment = worker_env(stack_env, Path(stack_env["HOOKLINE_DATA_DIR"]))
+        worker = spawn(worker_command(), worker_environment, output=worker_log)
         gateway = spawn(gateway_command(port), stack_env, output=gw_log)
         try:
             base_url = f"http://127.0.0.1:{port}"
