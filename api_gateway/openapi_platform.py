@@ -7,8 +7,9 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from api_gateway.schemas import SchemaSet
+from api_gateway.stream import StatusChange
 from core.command_state import CommandDocument
-from events import PROBLEM_MEDIA_TYPE, Problem
+from events import PROBLEM_MEDIA_TYPE, HookRun, Problem
 
 
 class AcceptedCommand(BaseModel):
@@ -83,6 +84,36 @@ def _command_document(schemas: SchemaSet) -> dict[str, Any]:
     }
 
 
+def _sse_event(name: str, data_schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {"const": name},
+            "id": {"type": "string"},
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": data_schema,
+            },
+        },
+    }
+
+
+def _event_stream(schemas: SchemaSet, command: dict[str, Any]) -> dict[str, Any]:
+    """One schema per event: ``status``, ``hook`` and ``done`` (and ``gone`` if it expired)."""
+    events = [
+        _sse_event("status", schemas.ref(StatusChange, "serialization")),
+        _sse_event("hook", schemas.ref(HookRun, "serialization")),
+        _sse_event("done", command),
+        _sse_event("gone", {"type": "object"}),
+    ]
+    return {
+        "description": "The event stream; each event's data is one line of JSON",
+        "content": {"text/event-stream": {"schema": {"oneOf": events}}},
+    }
+
+
 def _get(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {"get": {"summary": summary, "tags": ["platform"], "responses": responses, **extra}}
 
@@ -97,6 +128,7 @@ def platform_paths(schemas: SchemaSet) -> dict[str, Any]:
     ]
     optional_auth: list[dict[str, list[str]]] = [{}, {"bearerAuth": []}]
     not_found = _problem(schemas, "No such command, or not the caller's")
+    command = _command_document(schemas)
     return {
         "/health": _get(
             "Redis, MongoDB and at least one worker answer",
@@ -136,7 +168,7 @@ def platform_paths(schemas: SchemaSet) -> dict[str, Any]:
         "/commands/{command_id}/stream": _get(
             "Server-Sent Events: `status`, `hook`, then `done`, and the stream ends",
             {
-                "200": _text("text/event-stream", "The event stream"),
+                "200": _event_stream(schemas, command["content"]["application/json"]["schema"]),
                 "401": _problem(schemas, "Invalid token"),
                 "404": not_found,
             },

@@ -19,13 +19,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from api_gateway.commands import RECHECK_INTERVAL_S, authenticate_optional, may_read, services_of
 from api_gateway.services import GatewayServices
 from core.command_state import CommandDocument
-from events import NotFound
+from events import CommandStatus, NotFound
 
 EVENT_STREAM = "text/event-stream"
 KEEPALIVE_INTERVAL_S = 15.0
@@ -63,14 +64,25 @@ class _Progress:
         return sse(event, data, self.sequence)
 
 
+class StatusChange(BaseModel):
+    """The data of a ``status`` event."""
+
+    command_id: str
+    name: str
+    status: CommandStatus
+    attempts: int
+    hooks_pending: int
+
+
 def _status_data(document: CommandDocument) -> dict[str, Any]:
-    return {
-        "command_id": document.command_id,
-        "name": document.name,
-        "status": document.status,
-        "attempts": document.attempts,
-        "hooks_pending": document.hooks_pending,
-    }
+    change = StatusChange(
+        command_id=document.command_id,
+        name=document.name,
+        status=document.status,
+        attempts=document.attempts,
+        hooks_pending=document.hooks_pending,
+    )
+    return change.model_dump(mode="json")
 
 
 async def command_stream(request: Request) -> Response:

@@ -31,10 +31,11 @@ CONTEXT_FIELDS = ("correlation_id", "command_id")
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s%(context)s"
 # Loggers that configure handlers of their own; they are made to use ours.
 _FOREIGN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "celery", "flower")
-# Attributes every LogRecord has; anything else on a record came from ``extra=``.
+# Attributes every LogRecord has; anything else on a record came from ``extra=``. Uvicorn's
+# ``color_message`` and Celery's ``data`` repeat the message, so they are left out too.
 _RECORD_ATTRIBUTES = frozenset(
     logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys()
-    | {"message", "asctime", "context", "taskName", *CONTEXT_FIELDS}
+    | {"message", "asctime", "context", "taskName", "color_message", "data", *CONTEXT_FIELDS}
 )
 
 

@@ -35,6 +35,11 @@ class RunningStack:
     base_url: str
     env: dict[str, str]
     data_dir: Path
+    log_dir: Path | None = None
+
+    @property
+    def worker_metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.env['HOOKLINE_WORKER_METRICS_PORT']}/metrics"
 
 
 @pytest.fixture
@@ -81,7 +86,7 @@ def stack(
         try:
             base_url = f"http://127.0.0.1:{port}"
             _await_healthy(base_url, [worker, gateway], [logs / "worker.log", logs / "gateway.log"])
-            yield RunningStack(base_url, stack_env, Path(stack_env["HOOKLINE_DATA_DIR"]))
+            yield RunningStack(base_url, stack_env, Path(stack_env["HOOKLINE_DATA_DIR"]), logs)
         finally:
             terminate(gateway)
             terminate(worker)
