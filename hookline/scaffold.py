@@ -133,8 +133,14 @@ class ${Class}Module(BaseModule):
             response=Item,
         ),
     )
-    events = (EventSpec("${name}_item_created", ItemCreated, "An item was created."),)
-    hooks = (Hook("${name}_item_created", "announce_item", context="mark the item announced"),)
+    events = (
+        # What this module announces; any module may hook into these.
+        EventSpec("${name}_item_created", ItemCreated, "An item was created."),
+    )
+    hooks = (
+        # Handlers are orchestrator methods; lower priority runs first (default 10).
+        Hook("${name}_item_created", "announce_item", context="mark the item announced"),
+    )
     indexes = (Index("items", (("owner", 1), ("created_at", -1))),)
 
     @staticmethod
@@ -172,9 +178,9 @@ class ${Class}Orchestrator(Orchestrator[${Class}Module]):
         return self.result(item, status_code=201)
 
     def announce_item(self, event: Event, sink: EventSink) -> None:
-        """Runs for ``${name}_item_created``; setting a flag is safe to repeat."""
+        """Runs for ``${name}_item_created``; writing the same value again is harmless."""
         self.collection("items").update_one(
-            {"_id": event.payload["item_id"]}, {"$$set": {"announced": True}}
+            {"_id": event.payload["item_id"]}, {"$$set": {"announced_by": event.id}}
         )
 '''
 
@@ -191,14 +197,14 @@ ADA = Actor(user_id="ada", roles=("user",))
 def test_create_item_stores_it_emits_the_event_and_runs_its_hook(
     hookline_harness: HarnessFactory,
 ) -> None:
-    """Creating an item answers 201, emits ${name}_item_created, and its hook marks the item."""
+    """Creating an item answers 201, emits its event, and the event's hook marks the item."""
     harness = hookline_harness("$name")
     run = harness.submit("$name.create_item", {"text": "hello"}, actor=ADA)
     assert run.status is CommandStatus.SUCCEEDED and run.status_code == 201
     run.assert_emitted("${name}_item_created", owner="ada", text="hello")
     run.assert_hook_order("${name}_item_created", ["$name.announce_item"])
     stored = harness.collection("$name", "items").find_one({"_id": run.body["id"]})
-    assert stored is not None and stored["announced"] is True
+    assert stored is not None and stored["announced_by"] == run.events[0].id
 
 
 def test_empty_text_is_refused_naming_the_field(hookline_harness: HarnessFactory) -> None:
