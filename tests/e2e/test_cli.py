@@ -1,4 +1,4 @@
-"""The ``hookline`` commands that talk to a gateway, ``submit`` and ``status``, as a user runs them."""
+"""``hookline submit`` and ``hookline status`` against a live gateway, run as a user runs them."""
 
 from __future__ import annotations
 
