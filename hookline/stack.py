@@ -126,8 +126,18 @@ def gateway_command(port: int) -> list[str]:
     return [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
 
 
+# Flower's tasks page: each task by name, with its (redacted) arguments, state and runtime.
+FLOWER_TASK_COLUMNS = "name,state,args,received,runtime,worker"
+
+
 def flower_command(port: int) -> list[str]:
-    return [*_CELERY_APP, "flower", f"--port={port}", "--address=127.0.0.1"]
+    return [
+        *_CELERY_APP,
+        "flower",
+        f"--port={port}",
+        "--address=127.0.0.1",
+        f"--tasks_columns={FLOWER_TASK_COLUMNS}",
+    ]
 
 
 def redis_answers(url: str, timeout_s: float) -> bool:

@@ -12,7 +12,9 @@ from api_gateway.asyncapi import build_asyncapi
 from api_gateway.metrics import command_outcome
 from api_gateway.openapi import build_openapi
 from api_gateway.stream import sse
+from core.celery_app import make_celery
 from core.logs import JsonFormatter, LogFormat, TextFormatter, log_context, make_handler
+from core.settings import Settings
 from hookline.sse import iter_events
 from modules import discover
 from modules.introspection import declared
@@ -105,3 +107,28 @@ def test_documents_follow_the_declarations() -> None:
     assert [h["hook"] for h in hooks] == [h.key for h in found.hooks_for("wallet_credited")]
     assert hooks[-1]["wildcard"] is True
     assert set(asyncapi["channels"]) == set(found.catalogue)
+
+
+def test_task_arguments_shown_in_flower_hide_secrets() -> None:
+    """Messages a Hookline app builds carry an argsrepr that masks passwords and tokens."""
+    envelope = {
+        "id": "c1",
+        "name": "user_management.login",
+        "payload": {"email": "ada@example.com", "password": "hunter2hunter2"},
+        "actor": {"refresh_token": "abc", "roles": ["user"]},
+    }
+    app = make_celery(Settings.model_validate({"BROKER_URL": "memory://"}), ["user_management"])
+    message = app.amqp.as_task_v2(
+        "c1", "user_management.login", [envelope], {}, create_sent_event=True
+    )
+    shown = message.headers["argsrepr"]
+    assert message.sent_event["args"] == shown
+    assert "hunter2" not in shown and "abc" not in shown
+    assert json.loads(shown) == [
+        {
+            "id": "c1",
+            "name": "user_management.login",
+            "payload": {"email": "ada@example.com", "password": "***"},
+            "actor": {"refresh_token": "***", "roles": ["user"]},
+        }
+    ]
