@@ -10,6 +10,7 @@ made (the gateway's ``send_task``, the event bus, a task's retry).
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -42,9 +43,13 @@ def display_args(args: Sequence[Any]) -> str:
 class RedactingAMQP(AMQP):  # type: ignore[misc]
     """Celery's message builder, with the arguments' repr redacted unless one is given."""
 
-    def as_task_v2(
-        self, task_id: str, name: str, args: Any = None, kwargs: Any = None, **options: Any
-    ) -> Any:
-        if options.get("argsrepr") is None and isinstance(args, list | tuple):
-            options["argsrepr"] = display_args(args)
-        return super().as_task_v2(task_id, name, args, kwargs, **options)
+    def as_task_v2(self, *args: Any, **kwargs: Any) -> Any:
+        # Celery passes most parameters by position, so bind them to find ``args``.
+        bound = _AS_TASK_V2.bind(self, *args, **kwargs)
+        task_args = bound.arguments.get("args")
+        if bound.arguments.get("argsrepr") is None and isinstance(task_args, list | tuple):
+            bound.arguments["argsrepr"] = display_args(task_args)
+        return super().as_task_v2(*bound.args[1:], **bound.kwargs)
+
+
+_AS_TASK_V2 = inspect.signature(AMQP.as_task_v2)

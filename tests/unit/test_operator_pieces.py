@@ -118,11 +118,12 @@ def test_task_arguments_shown_in_flower_hide_secrets() -> None:
         "actor": {"refresh_token": "abc", "roles": ["user"]},
     }
     app = make_celery(Settings.model_validate({"BROKER_URL": "memory://"}), ["user_management"])
-    message = app.amqp.as_task_v2(
-        "c1", "user_management.login", [envelope], {}, create_sent_event=True
-    )
-    shown = message.headers["argsrepr"]
-    assert message.sent_event["args"] == shown
+    app.send_task("user_management.login", args=[envelope], queue="user_management")
+    with app.connection_for_read() as connection:
+        message = connection.SimpleQueue("user_management").get(timeout=5)
+        shown = message.headers["argsrepr"]
+        message.ack()
+    app.close()
     assert "hunter2" not in shown and "abc" not in shown
     assert json.loads(shown) == [
         {
