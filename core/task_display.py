@@ -35,8 +35,16 @@ def _sensitive(key: object) -> bool:
     return isinstance(key, str) and any(part in key.lower() for part in SENSITIVE_PARTS)
 
 
+def _payload_first(value: Any) -> Any:
+    """An envelope with its payload in front, where a truncated column still shows it."""
+    if isinstance(value, dict) and "payload" in value:
+        return {"payload": value["payload"], **value}
+    return value
+
+
 def display_args(args: Sequence[Any]) -> str:
-    text = json.dumps([redacted(arg) for arg in args], default=str, separators=(", ", ": "))
+    shown = [_payload_first(redacted(arg)) for arg in args]
+    text = json.dumps(shown, default=str, separators=(", ", ": "))
     return text if len(text) <= MAX_ARGSREPR_CHARS else text[: MAX_ARGSREPR_CHARS - 1] + "…"
 
 

@@ -125,6 +125,7 @@ def test_task_arguments_shown_in_flower_hide_secrets() -> None:
         message.ack()
     app.close()
     assert "hunter2" not in shown and "abc" not in shown
+    assert shown.startswith('[{"payload": {"email"')
     assert json.loads(shown) == [
         {
             "id": "c1",
