@@ -9,10 +9,13 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from api_gateway.commands import command_document
+from api_gateway.metrics import GatewayMetrics
 from api_gateway.module_routes import build_routes
+from api_gateway.operator_routes import install_operator_tools, operator_middleware, operator_routes
 from api_gateway.platform_routes import health, module_health, modules_status
 from api_gateway.problems import EXCEPTION_HANDLERS
 from api_gateway.services import GatewayServices
+from core.logs import configure_logging
 from core.settings import Settings
 from modules import discover, load_order
 
@@ -26,6 +29,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/modules/status", modules_status),
         Route("/modules/{name}/health", module_health),
         Route("/commands/{command_id}", command_document),
+        *operator_routes(),
         *build_routes({name: classes[name] for name in order}, settings.route_rate_limits),
     ]
 
@@ -39,7 +43,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await services.close()
 
-    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    metrics = GatewayMetrics()
+    ordered = {name: classes[name] for name in order}
+    app = Starlette(
+        routes=routes,
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+        middleware=operator_middleware(routes, ordered, metrics),
+    )
+    install_operator_tools(app, ordered, metrics)
+    return app
 
 
+configure_logging()
 app = create_app()

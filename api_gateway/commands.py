@@ -15,6 +15,7 @@ from api_gateway.idempotency import Claim, fingerprint, idempotency_key
 from api_gateway.prefer import requested_wait_s
 from api_gateway.problems import problem_response
 from api_gateway.services import GatewayServices
+from core import logs
 from core.command_state import CommandDocument
 from core.security import has_permission
 from events import Actor, Command, NotFound
@@ -35,7 +36,8 @@ def services_of(request: Request) -> GatewayServices:
 
 
 def new_command(request: Request, name: str, payload: dict[str, object], actor: Actor) -> Command:
-    correlation = request.headers.get(CORRELATION_HEADER, "")[:128]
+    # The request context middleware sets the id; the header is read for apps built without it.
+    correlation = logs.correlation_id.get() or request.headers.get(CORRELATION_HEADER, "")[:128]
     if correlation:
         return Command(name=name, payload=payload, actor=actor, correlation_id=correlation)
     return Command(name=name, payload=payload, actor=actor)
@@ -69,6 +71,7 @@ async def submit(
     ``undo`` runs when the broker does not take the command, so nothing is half-accepted.
     """
     services = services_of(request)
+    logs.command_id.set(command.id)
     if wait_s is None:
         wait_s = requested_wait_s(request, services.settings.max_wait_s)
     async with services.watcher.watch(command.id) as changed:

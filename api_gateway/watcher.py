@@ -20,6 +20,7 @@ from core import keys
 log = logging.getLogger(__name__)
 
 RECONNECT_DELAY_S = 0.5
+LISTEN_POLL_S = 1.0
 
 
 class CommandWatcher:
@@ -62,7 +63,13 @@ class CommandWatcher:
     async def _listen(self) -> None:
         async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
             await pubsub.psubscribe(keys.COMMAND_CHANGES_PATTERN)
-            async for message in pubsub.listen():
+            while True:
+                # A bounded read: an idle channel is not a socket timeout (and a reconnect).
+                message = await pubsub.get_message(
+                    ignore_subscribe_messages=True, timeout=LISTEN_POLL_S
+                )
+                if message is None:
+                    continue
                 command_id = keys.command_id_from_channel(message["channel"])
                 for changed in self._waiters.get(command_id, ()):
                     changed.set()

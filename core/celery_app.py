@@ -12,6 +12,7 @@ from celery import Celery
 from kombu.entity import Queue
 
 from core.settings import Settings
+from core.task_display import RedactingAMQP
 from events import ConfigurationError
 
 EVENTS_QUEUE = "events"
@@ -28,7 +29,7 @@ def make_celery(settings: Settings, queues: Iterable[str] = ()) -> Celery:
             f"visibility_timeout_s ({settings.visibility_timeout_s}) must exceed "
             f"task_time_limit_s ({settings.task_time_limit_s}), or running tasks are redelivered"
         )
-    app = Celery("hookline", broker=settings.broker_url, set_as_current=False)
+    app = Celery("hookline", broker=settings.broker_url, set_as_current=False, amqp=RedactingAMQP)
     app.conf.update(
         task_serializer="json",
         result_serializer="json",

@@ -20,6 +20,7 @@ from typing import NoReturn
 
 import httpx
 
+from core.logs import LogFormat, LogSettings, configure_logging
 from core.settings import Settings
 from hookline.admin import AdminAction, UnknownUser, change_admin_role
 from hookline.processes import ProcessGroup
@@ -32,6 +33,7 @@ from hookline.stack import (
     gateway_command,
     start_stack,
     worker_command,
+    worker_env,
 )
 
 log = logging.getLogger(__name__)
@@ -87,13 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
-    # httpx logs every health probe at INFO.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # The CLI talks to a person: readable text unless HOOKLINE_LOG_FORMAT says otherwise.
+    log_format = os.environ.get("HOOKLINE_LOG_FORMAT", LogFormat.TEXT)
+    configure_logging(LogSettings(log_format=LogFormat(log_format)))
     runner: Runner = args.run
     try:
         return runner(args)
@@ -217,6 +215,7 @@ def _exec(argv: list[str]) -> NoReturn:
 
 
 def _run_worker(_args: argparse.Namespace) -> int:
+    os.environ.update(worker_env(os.environ, StackConfig.from_env(os.environ).data_dir))
     _exec(worker_command())
 
 
@@ -264,3 +263,7 @@ register(
         _configure_admin,
     )
 )
+
+
+# The operator and module-author subcommands register themselves on import.
+import hookline.operator_commands  # noqa: E402, F401

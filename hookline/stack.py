@@ -37,6 +37,8 @@ DEFAULT_DATA_DIR = ".hookline"
 DEFAULT_GATEWAY_PORT = 8000
 DEFAULT_FLOWER_PORT = 5555
 JWT_SECRET_NAME = "jwt_secret"
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+LOG_FORMAT_ENV = "HOOKLINE_LOG_FORMAT"
 
 REDIS_START_TIMEOUT_S = 15.0
 MONGO_START_TIMEOUT_S = 30.0
@@ -105,6 +107,16 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
         raise StackError(f"{name} must be a port number, not {raw!r}") from None
 
 
+def worker_env(env: Mapping[str, str], data_dir: Path) -> dict[str, str]:
+    """``env`` plus a metrics directory of the worker's own, unless one is set.
+
+    Pool processes write their metric values there and the worker's main process
+    serves the sum; the gateway and Flower must not write into it.
+    """
+    metrics_dir = env.get(METRICS_DIR_ENV) or str(data_dir / "metrics" / "worker")
+    return {**env, METRICS_DIR_ENV: metrics_dir}
+
+
 def worker_command() -> list[str]:
     return [*_CELERY_APP, "worker", "--loglevel=INFO", "--concurrency=2"]
 
@@ -119,8 +131,18 @@ def gateway_command(port: int) -> list[str]:
     ]  # fmt: skip
 
 
+# Flower's tasks page: each task by name, with its (redacted) arguments, state and runtime.
+FLOWER_TASK_COLUMNS = "name,state,args,received,runtime,worker"
+
+
 def flower_command(port: int) -> list[str]:
-    return [*_CELERY_APP, "flower", f"--port={port}", "--address=127.0.0.1"]
+    return [
+        *_CELERY_APP,
+        "flower",
+        f"--port={port}",
+        "--address=127.0.0.1",
+        f"--tasks_columns={FLOWER_TASK_COLUMNS}",
+    ]
 
 
 def redis_answers(url: str, timeout_s: float) -> bool:
@@ -328,8 +350,9 @@ def start_stack(config: StackConfig, group: ProcessGroup, base_env: Mapping[str,
     if "HOOKLINE_JWT_SECRET" not in base_env:
         # A generated local secret would shadow the variable in the secrets chain.
         ensure_jwt_secret(config.data_dir)
-    env = config.child_env(base_env)
-    group.start("worker", worker_command(), env)
+    # Readable logs for a person at a terminal, unless JSON was asked for.
+    env = {LOG_FORMAT_ENV: "text", **config.child_env(base_env)}
+    group.start("worker", worker_command(), worker_env(env, config.data_dir))
     group.start("gateway", gateway_command(config.gateway_port), env)
     group.start("flower", flower_command(config.flower_port), env)
     return Stack(config, redis_server, mongo_server)

@@ -59,6 +59,8 @@ class Route:
     rate_limit: str | None = None
     # A query whose read model is one view for every caller (an admin list), not per caller.
     shared_read_model: bool = False
+    # The model of the outcome's body (or of the read model); documentation only.
+    response: type[BaseModel] | None = None
 
     def __post_init__(self) -> None:
         where = f"route {self.method} {self.path}"

@@ -22,7 +22,8 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from hookline.processes import spawn, terminate
-from hookline.stack import ensure_jwt_secret, gateway_command, worker_command
+from hookline.stack import ensure_jwt_secret, gateway_command, worker_command, worker_env
+from tests.e2e.helpers import PASSWORD, bearer, login, register
 from tests.stack_fixtures import Servers, free_port, servers
 
 __all__ = ["servers"]
@@ -37,6 +38,11 @@ class RunningStack:
     base_url: str
     env: dict[str, str]
     data_dir: Path
+    log_dir: Path | None = None
+
+    @property
+    def worker_metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.env['HOOKLINE_WORKER_METRICS_PORT']}/metrics"
 
 
 @pytest.fixture
@@ -65,6 +71,7 @@ def stack_env(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> dic
         # Every e2e test calls from 127.0.0.1: limits are tested on a gateway of their own.
         "HOOKLINE_RATE_LIMITS_ENABLED": "false",
         "HOOKLINE_MAX_COMMANDS_IN_FLIGHT": "1000",
+        "HOOKLINE_WORKER_METRICS_PORT": str(free_port()),
     }
 
 
@@ -80,12 +87,13 @@ def stack(
         (logs / "worker.log").open("wb") as worker_log,
         (logs / "gateway.log").open("wb") as gw_log,
     ):
-        worker = spawn(worker_command(), stack_env, output=worker_log)
+        worker_environment = worker_env(stack_env, Path(stack_env["HOOKLINE_DATA_DIR"]))
+        worker = spawn(worker_command(), worker_environment, output=worker_log)
         gateway = spawn(gateway_command(port), stack_env, output=gw_log)
         try:
             base_url = f"http://127.0.0.1:{port}"
             await_healthy(base_url, [worker, gateway], [logs / "worker.log", logs / "gateway.log"])
-            yield RunningStack(base_url, stack_env, Path(stack_env["HOOKLINE_DATA_DIR"]))
+            yield RunningStack(base_url, stack_env, Path(stack_env["HOOKLINE_DATA_DIR"]), logs)
         finally:
             terminate(gateway)
             terminate(worker)
@@ -125,3 +133,14 @@ def store(stack: RunningStack) -> Iterator[Database[dict[str, Any]]]:
     client: MongoClient[dict[str, Any]] = MongoClient(stack.env["MONGO_URL"], tz_aware=True)
     yield client[stack.env["HOOKLINE_MONGO_DB"]]
     client.close()
+
+
+@pytest.fixture(scope="session")
+def admin(stack: RunningStack) -> dict[str, str]:
+    """Auth headers of the admin bootstrapped through HOOKLINE_ADMIN_EMAILS."""
+    with httpx.Client(base_url=stack.base_url, timeout=40) as client:
+        user = {"email": ADMIN_EMAIL, "username": "root_admin", "password": PASSWORD}
+        response = register(client, user)
+        assert response.status_code == 201, response.text
+        assert "admin" in response.json()["roles"]
+        return bearer(login(client, user))

@@ -15,6 +15,7 @@ from celery import Celery, signals
 
 from core.celery_app import make_celery
 from core.settings import Settings
+from workers import observability
 from workers.bootstrap import Blueprint, start_runtime, stop_runtime
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ settings = Settings()
 blueprint = Blueprint.from_settings(settings)
 app: Celery = make_celery(settings, queues=blueprint.queues)
 blueprint.register_tasks(app)
+observability.install(app, blueprint.queues)
 
 
 @signals.worker_process_init.connect  # type: ignore[untyped-decorator]

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from celery import Celery
 
 from core.settings import Settings
-from events import EventCatalogue, HookRegistry
-from modules import BaseModule, discover, load_order
+from events import EventCatalogue
+from modules import BaseModule, discover
+from modules.introspection import declared
 from workers.heartbeat import Heartbeat
 from workers.orchestrators import orchestrator_for
 from workers.runtime import Runtime
@@ -37,27 +38,11 @@ class Blueprint:
 
     @classmethod
     def from_classes(cls, classes: Mapping[str, type[BaseModule]]) -> Blueprint:
-        order = tuple(load_order({name: c.dependencies for name, c in classes.items()}))
-        catalogue = EventCatalogue(tuple(e for name in order for e in classes[name].events))
-        blueprint = cls(classes, catalogue, order)
-        blueprint.check()
-        return blueprint
-
-    def check(self) -> None:
-        """Register every hook once in a throwaway registry: the same checks as at run time."""
-        registry = HookRegistry(self.catalogue)
-        for name in self.order:
-            module_class = self.classes[name]
-            orchestrator = orchestrator_for(module_class)
-            orchestrator.check_declarations(module_class)
-            for hook in module_class.hooks:
-                registry.register(
-                    hook.event,
-                    getattr(orchestrator, hook.handler),
-                    module=name,
-                    handler_name=hook.handler,
-                    priority=hook.priority,
-                )
+        """Check every declaration against its orchestrator, then order and register hooks."""
+        for module_class in classes.values():
+            orchestrator_for(module_class).check_declarations(module_class)
+        found = declared(classes)  # the same registration checks a worker's registry makes
+        return cls(found.classes, found.catalogue, found.order)
 
     @property
     def queues(self) -> tuple[str, ...]:

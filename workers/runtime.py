@@ -27,6 +27,7 @@ from events import (
 )
 from modules import BaseModule, LoadResult, Route, load_all
 from workers.context import CommandContext, HookContext
+from workers.metrics import observe_hook_run
 from workers.orchestrator import Orchestrator
 from workers.orchestrators import orchestrator_for
 from workers.services import WorkerServices
@@ -142,9 +143,9 @@ class Runtime:
         if error is None:
             self._publish(event.command_id, ctx.events)
             self.services.hook_runs.mark_done(event.id, hook.key)
-        self.services.state.record_hook_run(
-            event.command_id, _hook_run(hook, event, started, error)
-        )
+        run = _hook_run(hook, event, started, error)
+        self.services.state.record_hook_run(event.command_id, run)
+        observe_hook_run(run)
         return error is None
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from events import Event
-from events.paging import PageQuery, sort_key
+from events.paging import Page, PageQuery, sort_key
 from modules.base import BaseModule
 from modules.declarations import Hook, Index, ReadModelKind, Route, RouteMode
 
@@ -69,6 +69,7 @@ class NotificationsModule(BaseModule):
             read_model="inbox",
             read_model_kind=ReadModelKind.LIST,
             summary="The caller's messages, newest first",
+            response=Page,
         ),
     )
     hooks = tuple(

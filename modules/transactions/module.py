@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 from events import EventSpec, InvalidInput, NotFound
-from events.paging import PageQuery, sort_key
+from events.paging import Page, PageQuery, sort_key
 from modules.base import BaseModule
 from modules.declarations import Index, ReadModelKind, Route, RouteMode
 from modules.transactions.models import (
@@ -14,6 +14,7 @@ from modules.transactions.models import (
     Transfer,
     TransferCompleted,
     TransferRequest,
+    TransferResult,
     TransferState,
 )
 from modules.wallet.models import EntryKind, Operation
@@ -33,6 +34,7 @@ class TransactionsModule(BaseModule):
             request=TransferRequest,
             permission="transactions:transfer",
             summary="Send credits to another user",
+            response=TransferResult,
         ),
         Route(
             "GET",
@@ -44,6 +46,7 @@ class TransactionsModule(BaseModule):
             read_model="history",
             read_model_kind=ReadModelKind.LIST,
             summary="The caller's transfers, newest first",
+            response=Page,
         ),
     )
     events = (EventSpec("transfer_completed", TransferCompleted, "Credits moved between users."),)

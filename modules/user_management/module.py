@@ -14,6 +14,7 @@ from modules.user_management.models import (
     Profile,
     RefreshRequest,
     RegisterRequest,
+    TokenPair,
     User,
     UserCreated,
     UserLoggedIn,
@@ -44,6 +45,7 @@ class UserManagementModule(BaseModule):
             success_status=201,
             summary="Create a user",
             rate_limit="10/minute",
+            response=Profile,
         ),
         Route(
             "POST",
@@ -53,6 +55,7 @@ class UserManagementModule(BaseModule):
             auth=False,
             summary="Exchange email and password for tokens",
             rate_limit="10/minute",
+            response=TokenPair,
         ),
         Route(
             "POST",
@@ -62,6 +65,7 @@ class UserManagementModule(BaseModule):
             auth=False,
             summary="Exchange a refresh token for new tokens; the old one stops working",
             rate_limit="30/minute",
+            response=TokenPair,
         ),
         Route(
             "POST",
@@ -78,6 +82,7 @@ class UserManagementModule(BaseModule):
             mode=RouteMode.QUERY,
             read_model="profile",
             summary="The caller's profile",
+            response=Profile,
         ),
     )
     events = (

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 # No single operation moves more than this; the `max_amount` secret may only lower it.
 # Checked at the gateway, so an absurd amount never becomes a command.
@@ -60,6 +60,12 @@ class Balance(BaseModel):
     user_id: str
     balance: int
     updated_at: datetime
+
+    @field_validator("updated_at")
+    @classmethod
+    def _in_utc(cls, value: datetime) -> datetime:
+        # Stored times are UTC; nx-27017 returns a datetime written by `$set` without its zone.
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 class BalanceResult(BaseModel):

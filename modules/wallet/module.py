@@ -10,6 +10,8 @@ from modules.declarations import Hook, Index, Route, RouteMode, Secret
 from modules.wallet.models import (
     AMOUNT_CEILING_CREDITS,
     AmountRequest,
+    Balance,
+    BalanceResult,
     EntryKind,
     Operation,
     WalletChanged,
@@ -34,6 +36,7 @@ class WalletModule(BaseModule):
             mode=RouteMode.QUERY,
             read_model="balance",
             summary="The caller's balance",
+            response=Balance,
         ),
         Route(
             "POST",
@@ -42,6 +45,7 @@ class WalletModule(BaseModule):
             request=AmountRequest,
             permission="wallet:deposit",
             summary="Add credits to the caller's wallet",
+            response=BalanceResult,
         ),
         Route(
             "POST",
@@ -50,6 +54,7 @@ class WalletModule(BaseModule):
             request=AmountRequest,
             permission="wallet:withdraw",
             summary="Take credits from the caller's wallet",
+            response=BalanceResult,
         ),
     )
     hooks = (Hook("user_created", "open_wallet", priority=10, context="welcome credits"),)

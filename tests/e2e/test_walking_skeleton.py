@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.helpers import login, new_user, poll, register
+from tests.e2e.helpers import bearer, login, new_user, poll, register
 
 pytestmark = pytest.mark.e2e
 
@@ -134,3 +134,16 @@ def test_health_and_module_status(client: httpx.Client) -> None:
     assert {m["name"]: m["state"] for m in status["modules"]}["user_management"] == "loaded"
     assert client.get("/modules/user_management/health").json()["status"] == "healthy"
     assert client.get("/modules/nope/health").status_code == 404
+
+
+def test_hooks_table_is_for_admins(client: httpx.Client, admin: dict[str, str]) -> None:
+    """GET /hooks lists each event's hooks in dispatch order to an admin; a user gets 403."""
+    table = client.get("/hooks", headers=admin).json()
+    assert [(h["module"], h["priority"]) for h in table["user_created"]] == [
+        ("wallet", 10),
+        ("notifications", 50),
+        ("audit", 100),
+    ]
+    user = new_user()
+    register(client, user)
+    assert client.get("/hooks", headers=bearer(login(client, user))).status_code == 403

@@ -21,8 +21,7 @@ from pymongo.database import Database
 
 from hookline.processes import spawn, terminate
 from hookline.stack import gateway_command
-from tests.conftest import ADMIN_EMAIL, RunningStack, await_healthy
-from tests.e2e.helpers import PASSWORD, bearer, login, register
+from tests.conftest import RunningStack, await_healthy
 from tests.stack_fixtures import free_port
 
 PROXY_ADDRESS = "127.0.0.2"
@@ -61,17 +60,6 @@ class LimitedGateway:
 def jwt_secret(stack: RunningStack) -> str:
     """The HS256 secret the stack signs with (from its local secrets directory)."""
     return (stack.data_dir / "secrets" / "jwt_secret").read_text().strip()
-
-
-@pytest.fixture(scope="session")
-def admin(stack: RunningStack) -> dict[str, str]:
-    """Auth headers of the admin bootstrapped through HOOKLINE_ADMIN_EMAILS."""
-    with httpx.Client(base_url=stack.base_url, timeout=40) as client:
-        user = {"email": ADMIN_EMAIL, "username": "root_admin", "password": PASSWORD}
-        response = register(client, user)
-        assert response.status_code == 201, response.text
-        assert "admin" in response.json()["roles"]
-        return bearer(login(client, user))
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,183 @@
+"""``GET /openapi.json``: the HTTP interface, generated from the module declarations.
+
+Every declared route becomes an operation: its request model (a JSON body, or
+query parameters for a query route), its responses (``202`` accepted, the
+outcome's status and model when the client waits, the problem documents it can
+answer with), and bearer auth where the route needs it. Platform routes are
+described in ``openapi_platform.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import metadata
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from api_gateway.openapi_platform import AcceptedCommand, platform_paths
+from api_gateway.schemas import SchemaSet, without_null
+from events import PROBLEM_MEDIA_TYPE, Problem
+from modules import BaseModule, Route, RouteMode
+from modules.introspection import Declared
+
+SCHEMA_PREFIX = "#/components/schemas/"
+BEARER = "bearerAuth"
+
+PROBLEM_DESCRIPTIONS = {
+    400: "The request or the command was refused (for a body that is not JSON, for one).",
+    401: "No valid bearer token, or wrong credentials.",
+    403: "The caller lacks the permission the route needs.",
+    404: "Something the command names does not exist.",
+    409: "The command conflicts with the current state.",
+    413: "The body is too large.",
+    415: "The body is not application/json.",
+    422: "The input is invalid; `errors` names each field.",
+    429: "Too many requests; wait as `Retry-After` says.",
+    503: "The broker or a store is unavailable; try again after `Retry-After` seconds.",
+}
+COMMAND_PROBLEMS = (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
+QUERY_PROBLEMS = (400, 401, 403, 404, 409, 422, 429, 503)
+
+
+def api_version() -> str:
+    try:
+        return metadata.version("hookline")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+def build_openapi(declared: Declared) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for the modules in ``declared`` and the platform routes."""
+    schemas = SchemaSet(SCHEMA_PREFIX)
+    paths: dict[str, dict[str, Any]] = {}
+    for cls in declared.classes.values():
+        for route in cls.routes:
+            paths.setdefault(route.path, {})[route.method.lower()] = _operation(cls, route, schemas)
+    paths.update(platform_paths(schemas))
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Hookline",
+            "version": api_version(),
+            "description": "Commands go on the bus and answer 202; `Prefer: wait=N` waits for "
+            "the outcome. Every error is an RFC 9457 problem document.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas.components,
+            "securitySchemes": {
+                BEARER: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+        },
+    }
+
+
+def _operation(cls: type[BaseModule], route: Route, schemas: SchemaSet) -> dict[str, Any]:
+    query = route.mode is RouteMode.QUERY
+    operation: dict[str, Any] = {
+        "operationId": cls.command_name(route.handler),
+        "summary": route.summary or route.handler,
+        "tags": [cls.name],
+        "responses": _responses(route, schemas, query),
+    }
+    if cls.description:
+        operation["description"] = cls.description
+    if query or route.auth:
+        operation["security"] = [{BEARER: []}]
+    path_parameters = _path_parameters(route.path)
+    if query:
+        operation["parameters"] = path_parameters + _query_parameters(route, schemas)
+    else:
+        operation["parameters"] = [*path_parameters, _prefer_header()]
+        if route.request is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": schemas.ref(route.request)}},
+            }
+    return operation
+
+
+def _responses(route: Route, schemas: SchemaSet, query: bool) -> dict[str, Any]:
+    outcome: dict[str, Any] = {
+        "description": "The read model, or the command's outcome"
+        if query
+        else "The command's outcome, when the client sent `Prefer: wait=N` and it finished",
+    }
+    if route.response is not None:
+        outcome["content"] = {
+            "application/json": {"schema": schemas.ref(route.response, "serialization")}
+        }
+    else:
+        outcome["content"] = {"application/json": {"schema": {}}}
+    responses: dict[str, Any] = {
+        str(route.success_status): outcome,
+        "202": accepted_response(schemas, query),
+    }
+    for status in QUERY_PROBLEMS if query else COMMAND_PROBLEMS:
+        responses[str(status)] = problem_response(schemas, PROBLEM_DESCRIPTIONS[status])
+    return responses
+
+
+def accepted_response(schemas: SchemaSet, query: bool) -> dict[str, Any]:
+    description = (
+        "The read model is being rebuilt; follow `Location`"
+        if query
+        else "Accepted: the command is on the bus; follow `Location`"
+    )
+    return {
+        "description": description,
+        "headers": {
+            "Location": {"required": True, "schema": {"type": "string"}},
+        },
+        "content": {"application/json": {"schema": schemas.ref(AcceptedCommand, "serialization")}},
+    }
+
+
+def problem_response(schemas: SchemaSet, description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": schemas.ref(Problem, "serialization")}},
+    }
+
+
+def _prefer_header() -> dict[str, Any]:
+    return {
+        "name": "Prefer",
+        "in": "header",
+        "required": False,
+        "description": "`wait=N` (N ≤ 30): answer with the outcome if it comes within N seconds",
+        "schema": {"type": "string"},
+        "example": "wait=10",
+    }
+
+
+def _path_parameters(path: str) -> list[dict[str, Any]]:
+    """One required string parameter per ``{name}`` placeholder in the route's path."""
+    return [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in re.findall(r"{(\w+)}", path)
+    ]
+
+
+def _query_parameters(route: Route, schemas: SchemaSet) -> list[dict[str, Any]]:
+    if route.request is None:
+        return []
+    model = route.request.model_json_schema()
+    required = set(model.get("required", ()))
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "schema": without_null(field),
+            **({"description": field["description"]} if "description" in field else {}),
+        }
+        for name, field in model.get("properties", {}).items()
+    ]
+
+
+async def openapi_endpoint(request: Request) -> Response:
+    document: dict[str, Any] = request.app.state.openapi
+    return JSONResponse(document)

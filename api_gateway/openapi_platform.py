@@ -1,0 +1,200 @@
+"""The platform routes' part of the OpenAPI document, with models of their bodies."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from api_gateway.schemas import SchemaSet
+from api_gateway.stream import StatusChange
+from core.command_state import CommandDocument
+from events import PROBLEM_MEDIA_TYPE, HookRun, Problem
+
+
+class AcceptedCommand(BaseModel):
+    command_id: str
+    status: Literal["accepted"]
+    status_url: str
+
+
+class HealthChecks(BaseModel):
+    redis: str
+    mongo: str
+    workers: int
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: HealthChecks
+
+
+class ModuleHealthBody(BaseModel):
+    status: str
+    details: dict[str, Any]
+
+
+class ModuleStatus(BaseModel):
+    name: str
+    state: str
+    reason: str
+    health: ModuleHealthBody
+
+
+class ModulesStatus(BaseModel):
+    workers: int
+    load_order: list[str]
+    modules: list[ModuleStatus]
+
+
+class ModuleHealth(ModuleHealthBody):
+    name: str
+    state: str
+
+
+def _json(schemas: SchemaSet, model: type[BaseModel], description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": schemas.ref(model, "serialization")}},
+    }
+
+
+def _problem(schemas: SchemaSet, description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": schemas.ref(Problem, "serialization")}},
+    }
+
+
+def _command_document(schemas: SchemaSet) -> dict[str, Any]:
+    """``CommandDocument`` as the client sees it: without the internal ``owner``."""
+    schema = schemas.ref(CommandDocument, "serialization")
+    name = schema["$ref"].rsplit("/", 1)[1]
+    public = dict(schemas.components[name])
+    public["properties"] = {k: v for k, v in public["properties"].items() if k != "owner"}
+    public["required"] = [k for k in public.get("required", []) if k != "owner"]
+    public["title"] = "Command"
+    del schemas.components[name]
+    schemas.components["Command"] = public
+    return {
+        "description": "The command: status, outcome, and the hooks it caused in execution order",
+        "content": {
+            "application/json": {"schema": {"$ref": schema["$ref"].replace(name, "Command")}}
+        },
+    }
+
+
+def _sse_event(name: str, data_schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {"const": name},
+            "id": {"type": "string"},
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": data_schema,
+            },
+        },
+    }
+
+
+def _event_stream(schemas: SchemaSet, command: dict[str, Any]) -> dict[str, Any]:
+    """One schema per event: ``status``, ``hook`` and ``done`` (and ``gone`` if it expired)."""
+    events = [
+        _sse_event("status", schemas.ref(StatusChange, "serialization")),
+        _sse_event("hook", schemas.ref(HookRun, "serialization")),
+        _sse_event("done", command),
+        _sse_event("gone", {"type": "object"}),
+    ]
+    return {
+        "description": "The event stream; each event's data is one line of JSON",
+        "content": {"text/event-stream": {"schema": {"oneOf": events}}},
+    }
+
+
+def _get(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"get": {"summary": summary, "tags": ["platform"], "responses": responses, **extra}}
+
+
+def _text(media_type: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {media_type: {"schema": {"type": "string"}}}}
+
+
+def platform_paths(schemas: SchemaSet) -> dict[str, Any]:
+    command_id = [
+        {"name": "command_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    ]
+    optional_auth: list[dict[str, list[str]]] = [{}, {"bearerAuth": []}]
+    not_found = _problem(schemas, "No such command, or not the caller's")
+    command = _command_document(schemas)
+    return {
+        "/health": _get(
+            "Redis, MongoDB and at least one worker answer",
+            {
+                "200": _json(schemas, Health, "Everything answers"),
+                "503": _json(schemas, Health, "Something is down; `checks` names it"),
+            },
+        ),
+        "/modules/status": _get(
+            "Module load order, states and health, as the freshest worker reports them",
+            {
+                "200": _json(schemas, ModulesStatus, "The modules"),
+                "503": _json(schemas, ModulesStatus, "No worker reports"),
+            },
+        ),
+        "/modules/{name}/health": _get(
+            "One module's health",
+            {
+                "200": _json(schemas, ModuleHealth, "Healthy"),
+                "503": _json(schemas, ModuleHealth, "Degraded or unhealthy"),
+                "404": _problem(schemas, "No worker reports this module"),
+            },
+            parameters=[
+                {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+        ),
+        "/commands/{command_id}": _get(
+            "A command's status, outcome and hook trace (owner or admin)",
+            {
+                "200": _command_document(schemas),
+                "401": _problem(schemas, "Invalid token"),
+                "404": not_found,
+            },
+            parameters=command_id,
+            security=optional_auth,
+        ),
+        "/commands/{command_id}/stream": _get(
+            "Server-Sent Events: `status`, `hook`, then `done`, and the stream ends",
+            {
+                "200": _event_stream(schemas, command["content"]["application/json"]["schema"]),
+                "401": _problem(schemas, "Invalid token"),
+                "404": not_found,
+            },
+            parameters=command_id,
+            security=optional_auth,
+        ),
+        "/metrics": _get(
+            "The gateway's metrics",
+            {"200": _text("text/plain", "Prometheus text exposition format")},
+        ),
+        "/openapi.json": _get(
+            "This document",
+            {
+                "200": {
+                    "description": "OpenAPI 3.1",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+            },
+        ),
+        "/events": _get(
+            "The event catalogue as an AsyncAPI 3 document: payload schemas, hooks in order",
+            {
+                "200": {
+                    "description": "AsyncAPI 3.0",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+            },
+        ),
+    }
