@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     kubernetes_secrets_dir: Path = Path("/run/secrets")
     # Comma-separated module names to load; unset loads every module found.
     modules: Annotated[tuple[str, ...] | None, NoDecode] = None
+    # Comma-separated packages scanned for module packages, and for `<package>.<module>`
+    # orchestrators (a benchmark loads its probe module from outside `modules/`).
+    module_packages: Annotated[tuple[str, ...], NoDecode] = ("modules",)
+    orchestrator_packages: Annotated[tuple[str, ...], NoDecode] = ("workers.orchestrators",)
 
     jwt_issuer: str = "hookline"
     jwt_audience: str = "hookline-api"
@@ -49,7 +53,7 @@ class Settings(BaseSettings):
     command_max_retries: int = 3
     retry_backoff_max_s: int = 60
 
-    @field_validator("modules", mode="before")
+    @field_validator("modules", "module_packages", "orchestrator_packages", mode="before")
     @classmethod
     def _split_modules(cls, value: object) -> object:
         if isinstance(value, str):

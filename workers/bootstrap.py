@@ -17,7 +17,7 @@ from core.settings import Settings
 from events import EventCatalogue, HookRegistry
 from modules import BaseModule, discover, load_order
 from workers.heartbeat import Heartbeat
-from workers.orchestrators import orchestrator_for
+from workers.orchestrators import DEFAULT_PACKAGES, orchestrator_for
 from workers.runtime import Runtime
 from workers.services import WorkerServices
 from workers.tasks import register_tasks
@@ -30,16 +30,22 @@ class Blueprint:
     classes: Mapping[str, type[BaseModule]]
     catalogue: EventCatalogue
     order: tuple[str, ...]
+    orchestrator_packages: tuple[str, ...] = DEFAULT_PACKAGES
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Blueprint:
-        return cls.from_classes(discover(settings.modules))
+        classes = discover(settings.modules, settings.module_packages)
+        return cls.from_classes(classes, settings.orchestrator_packages)
 
     @classmethod
-    def from_classes(cls, classes: Mapping[str, type[BaseModule]]) -> Blueprint:
+    def from_classes(
+        cls,
+        classes: Mapping[str, type[BaseModule]],
+        orchestrator_packages: tuple[str, ...] = DEFAULT_PACKAGES,
+    ) -> Blueprint:
         order = tuple(load_order({name: c.dependencies for name, c in classes.items()}))
         catalogue = EventCatalogue(tuple(e for name in order for e in classes[name].events))
-        blueprint = cls(classes, catalogue, order)
+        blueprint = cls(classes, catalogue, order, orchestrator_packages)
         blueprint.check()
         return blueprint
 
@@ -48,7 +54,7 @@ class Blueprint:
         registry = HookRegistry(self.catalogue)
         for name in self.order:
             module_class = self.classes[name]
-            orchestrator = orchestrator_for(module_class)
+            orchestrator = orchestrator_for(module_class, self.orchestrator_packages)
             orchestrator.check_declarations(module_class)
             for hook in module_class.hooks:
                 registry.register(
