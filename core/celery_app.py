@@ -1,7 +1,12 @@
 """The Celery application both sides build: the gateway to publish, workers to consume.
 
 Settings make delivery at-least-once: late acks, reject on worker loss,
-prefetch 1, JSON only. Task and worker events are on so Flower sees everything.
+prefetch 1, JSON only.
+
+Task events cost a broker publish per task state, so they are off until someone
+watches: Flower turns the workers' events on when it starts (and every few
+seconds after), which is how it sees every task. ``HOOKLINE_TASK_EVENTS=true``
+sends them from the start, "sent" events for queued commands included.
 """
 
 from __future__ import annotations
@@ -22,6 +27,16 @@ def event_task_name(event: str) -> str:
     return f"event.{event}"
 
 
+def args_summary(kind: str, name: str, envelope_id: str) -> str:
+    """What monitors show as a task's arguments: which envelope, never its payload.
+
+    Passed as ``argsrepr`` so Celery does not ``saferepr`` the whole envelope on every
+    publish (a large share of a publish's CPU), and so payloads such as passwords
+    never reach Flower.
+    """
+    return f"[{kind} {name} {envelope_id}]"
+
+
 def make_celery(settings: Settings, queues: Iterable[str] = ()) -> Celery:
     if settings.visibility_timeout_s <= settings.task_time_limit_s:
         raise ConfigurationError(
@@ -38,8 +53,8 @@ def make_celery(settings: Settings, queues: Iterable[str] = ()) -> Celery:
         task_reject_on_worker_lost=True,
         task_acks_on_failure_or_timeout=True,
         worker_prefetch_multiplier=1,
-        worker_send_task_events=True,
-        task_send_sent_event=True,
+        worker_send_task_events=settings.task_events,
+        task_send_sent_event=settings.task_events,
         task_track_started=True,
         task_time_limit=settings.task_time_limit_s,
         task_soft_time_limit=max(1, settings.task_time_limit_s - 10),

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     visibility_timeout_s: int = 3600
     command_max_retries: int = 3
     retry_backoff_max_s: int = 60
+    # Celery task events from the start; without it Flower switches them on when it runs.
+    task_events: bool = False
 
     @field_validator("modules", "module_packages", "orchestrator_packages", mode="before")
     @classmethod
