@@ -60,7 +60,8 @@ async def wait_for(
     while True:
         remaining = deadline - time.monotonic()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(changed.wait(), max(0.0, min(remaining, RECHECK_INTERVAL_S)))
+            async with asyncio.timeout(max(0.0, min(remaining, RECHECK_INTERVAL_S))):
+                await changed.wait()
         changed.clear()  # before reading: a change after this read sets it again
         document = await services.state.read(command_id)
         if document is None or document.is_done or deadline - time.monotonic() <= 0:

@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from bench import report
@@ -66,9 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     options, args = parse(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     work_dir = Path(tempfile.mkdtemp(prefix="hookline-bench-"))
+    started = time.monotonic()
 
     def say(line: str) -> None:
-        print(line, flush=True)
+        print(f"[{time.monotonic() - started:5.0f} s] {line}" if line else "", flush=True)
 
     say(f"machine: {report.machine()}")
     say(f"options: {options}")
@@ -82,9 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep:
             shutil.rmtree(work_dir, ignore_errors=True)
-    say("")
-    say(report.render(figures))
-    say(f"load average at the end: {report.machine()['load_average_at_end']}")
+    print(f"\n{report.render(figures)}")
+    print(f"load average at the end: {report.machine()['load_average_at_end']}", flush=True)
     if args.json:
         report.write_json(args.json, figures, {"options": repr(options)})
     return 0

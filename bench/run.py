@@ -100,7 +100,9 @@ def _accept_rate(
     with process(name, argv(port), servers.child_env(), logs) as child:
         url = f"http://127.0.0.1:{port}"
         wait_for_http(f"{url}/", child, logs / f"{name}.log")
-        load.generate(f"{url}{WORK_PATH}", min(2.0, options.load_s), options.connections)  # warm
+        warm_s = min(2.0, options.load_s / 5)
+        if warm_s >= 1:
+            load.generate(f"{url}{WORK_PATH}", warm_s, options.connections)
         return load.generate(f"{url}{WORK_PATH}", options.load_s, options.connections)
 
 
@@ -176,10 +178,12 @@ def measure_system(
         rate = max(1.0, throughput.throughput_per_s / 2)
         latency = driver.open(rate, options.latency_s)
         _say_run(say, f"{name}, open loop at {rate:.0f}/s", latency)
-    with running(1) as driver:
-        driver.closed(options.warmup, options.window)
-        single = driver.closed(options.commands, options.window)
-        _say_run(say, f"{name}, 1 worker process, closed loop", single)
+    single = throughput
+    if options.concurrency != 1:
+        with running(1) as driver:
+            driver.closed(options.warmup, options.window)
+            single = driver.closed(options.commands, options.window)
+            _say_run(say, f"{name}, 1 worker process, closed loop", single)
     return PipelineNumbers(throughput, latency, rate, single, cpu)
 
 
