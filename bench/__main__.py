@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             shutil.rmtree(work_dir, ignore_errors=True)
     print(f"\n{report.render(figures)}")
-    print(f"load average at the end: {report.machine()['load_average_at_end']}", flush=True)
+    print(f"load average at the end: {report.machine()['load_average']}", flush=True)
     if args.json:
         report.write_json(args.json, figures, {"options": repr(options)})
     return 0
