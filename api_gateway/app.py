@@ -22,7 +22,7 @@ from modules import discover, load_order
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
-    classes = discover(settings.modules)
+    classes = discover(settings.modules, settings.module_packages)
     order = load_order({name: cls.dependencies for name, cls in classes.items()})
     routes = [
         Route("/health", health),

@@ -16,12 +16,14 @@ from api_gateway.prefer import requested_wait_s
 from api_gateway.problems import problem_response
 from api_gateway.services import GatewayServices
 from core import logs
-from core.command_state import CommandDocument
+from core.command_state import SETTLED, CommandDocument
 from core.security import has_permission
-from events import Actor, Command, NotFound
+from events import TERMINAL, Actor, Command, NotFound
 
 # Waiters re-read the state at least this often, in case a pub/sub message was lost.
 RECHECK_INTERVAL_S = 0.5
+# The changes after which a command may be done; others (running, retrying) cannot end a wait.
+MAY_BE_DONE = frozenset({*(str(status) for status in TERMINAL), SETTLED})
 CORRELATION_HEADER = "x-correlation-id"
 REPLAYED_HEADER = "Idempotent-Replayed"
 READ_ANY_COMMAND = "commands:read_any"
@@ -74,12 +76,10 @@ async def submit(
     logs.command_id.set(command.id)
     if wait_s is None:
         wait_s = requested_wait_s(request, services.settings.max_wait_s)
-    async with services.watcher.watch(command.id) as changed:
-        await services.state.accept(command)
+    async with services.watcher.watch(command.id, MAY_BE_DONE) as changed:
         try:
-            await services.publisher.publish(command)
+            await services.publisher.publish(command)  # recorded as accepted, then on the broker
         except Exception:
-            await services.state.forget(command.id)
             await _run(undo or [])
             raise
         document = await wait_for(services, command.id, changed, wait_s) if wait_s else None
@@ -105,16 +105,21 @@ async def follow(request: Request, command_id: str) -> Response:
 async def wait_for(
     services: GatewayServices, command_id: str, changed: asyncio.Event, wait_s: float
 ) -> CommandDocument | None:
-    """The command's document once it is done, or as it stands when the wait runs out."""
+    """The command's document once it is done, or as it stands when the wait runs out.
+
+    Just published, the command cannot be done yet, so the first read waits for a
+    wake-up (or the recheck timer) like every later one.
+    """
     deadline = time.monotonic() + wait_s
     while True:
-        document = await services.state.read(command_id)
         remaining = deadline - time.monotonic()
-        if document is None or document.is_done or remaining <= 0:
-            return document
-        changed.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(changed.wait(), min(remaining, RECHECK_INTERVAL_S))
+            async with asyncio.timeout(max(0.0, min(remaining, RECHECK_INTERVAL_S))):
+                await changed.wait()
+        changed.clear()  # before reading: a change after this read sets it again
+        document = await services.state.read(command_id)
+        if document is None or document.is_done or deadline - time.monotonic() <= 0:
+            return document
 
 
 def accepted_response(command_id: str, headers: dict[str, str] | None = None) -> Response:

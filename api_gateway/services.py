@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import redis.asyncio
 from celery import Celery
+from redis import Redis as SyncRedis
 
 from api_gateway.admission import Gate, Throttle
 from api_gateway.auth import Authenticator
@@ -17,18 +18,20 @@ from api_gateway.publisher import CommandPublisher
 from api_gateway.rate_limits import CallerLimits, RateLimiter, parse_limits
 from api_gateway.watcher import CommandWatcher
 from core.celery_app import make_celery
-from core.command_state import AsyncCommandStateStore
+from core.command_state import AsyncCommandStateStore, CommandStateStore
 from core.read_models import AsyncReadModelReader
 from core.secrets import SecretsChain
 from core.security import AsyncApiKeyReader, AsyncSessionReader, TokenService
 from core.settings import Settings
-from core.stores import connect_async_redis
+from core.stores import connect_async_redis, connect_redis
 
 
 @dataclass
 class GatewayServices:
     settings: Settings
     redis: redis.asyncio.Redis
+    # For the publisher's thread, which records accepted commands before publishing them.
+    sync_redis: SyncRedis
     celery: Celery
     state: AsyncCommandStateStore
     read_models: AsyncReadModelReader
@@ -42,15 +45,19 @@ class GatewayServices:
     @classmethod
     def build(cls, settings: Settings, queues: tuple[str, ...]) -> GatewayServices:
         client = connect_async_redis(settings)
+        sync_client = connect_redis(settings)
         celery = make_celery(settings, queues)
         tokens = TokenService.from_settings(settings, SecretsChain.from_settings(settings))
         return cls(
             settings=settings,
             redis=client,
+            sync_redis=sync_client,
             celery=celery,
             state=AsyncCommandStateStore(client, settings.command_ttl_s),
             read_models=AsyncReadModelReader(client),
-            publisher=CommandPublisher(celery),
+            publisher=CommandPublisher(
+                celery, CommandStateStore(sync_client, settings.command_ttl_s)
+            ),
             watcher=CommandWatcher(client),
             tokens=tokens,
             gate=build_gate(settings, client, tokens),
@@ -66,6 +73,7 @@ class GatewayServices:
     async def close(self) -> None:
         await self.watcher.stop()
         await self.redis.aclose()
+        self.sync_redis.close()
         self.celery.close()
 
 

@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
+from dataclasses import dataclass
 
 import redis.asyncio
 
@@ -23,10 +24,16 @@ RECONNECT_DELAY_S = 0.5
 LISTEN_POLL_S = 1.0
 
 
+@dataclass(eq=False)
+class _Waiter:
+    changed: asyncio.Event
+    wake_on: frozenset[str] | None
+
+
 class CommandWatcher:
     def __init__(self, client: redis.asyncio.Redis) -> None:
         self._redis = client
-        self._waiters: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
+        self._waiters: defaultdict[str, set[_Waiter]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -39,14 +46,19 @@ class CommandWatcher:
                 await self._task
 
     @contextlib.asynccontextmanager
-    async def watch(self, command_id: str) -> AsyncIterator[asyncio.Event]:
-        """An event set whenever ``command_id`` changes; register it before publishing."""
-        changed = asyncio.Event()
-        self._waiters[command_id].add(changed)
+    async def watch(
+        self, command_id: str, wake_on: Collection[str] | None = None
+    ) -> AsyncIterator[asyncio.Event]:
+        """An event set whenever ``command_id`` changes; register it before publishing.
+
+        With ``wake_on``, only those changes (a status, or ``settled``) set it.
+        """
+        waiter = _Waiter(asyncio.Event(), None if wake_on is None else frozenset(wake_on))
+        self._waiters[command_id].add(waiter)
         try:
-            yield changed
+            yield waiter.changed
         finally:
-            self._waiters[command_id].discard(changed)
+            self._waiters[command_id].discard(waiter)
             if not self._waiters[command_id]:
                 del self._waiters[command_id]
 
@@ -68,8 +80,11 @@ class CommandWatcher:
                 message = await pubsub.get_message(
                     ignore_subscribe_messages=True, timeout=LISTEN_POLL_S
                 )
-                if message is None:
-                    continue
-                command_id = keys.command_id_from_channel(message["channel"])
-                for changed in self._waiters.get(command_id, ()):
-                    changed.set()
+                if message is not None:
+                    self.notify(keys.command_id_from_channel(message["channel"]), message["data"])
+
+    def notify(self, command_id: str, change: str) -> None:
+        """Wake the waiters of ``command_id`` that care about ``change``."""
+        for waiter in self._waiters.get(command_id, ()):
+            if waiter.wake_on is None or change in waiter.wake_on:
+                waiter.changed.set()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -169,6 +170,20 @@ class CommandStateStore:
 
     def fail(self, command_id: str, problem: Problem, status: CommandStatus) -> None:
         self.transition(command_id, status, error=problem.model_dump_json(), finished_at=_now())
+
+    def accept_all(self, commands: Sequence[Command]) -> None:
+        """Record commands as accepted, in one round trip, before they are published."""
+        pipe = self._redis.pipeline(transaction=True)
+        for command in commands:
+            key = keys.command(command.id)
+            pipe.hset(key, mapping=initial_fields(command))
+            pipe.expire(key, self._ttl_s)
+        pipe.execute()
+
+    def forget_all(self, command_ids: Sequence[str]) -> None:
+        """Drop commands the broker never took, so nothing is half-accepted."""
+        if command_ids:
+            self._redis.delete(*(keys.command(command_id) for command_id in command_ids))
 
     def expect_events(self, command_id: str, event_ids: list[str]) -> None:
         """Mark events as pending before they are published, so none settles unseen."""

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     kubernetes_secrets_dir: Path = Path("/run/secrets")
     # Comma-separated module names to load; unset loads every module found.
     modules: Annotated[tuple[str, ...] | None, NoDecode] = None
+    # Comma-separated packages scanned for module packages, and for `<package>.<module>`
+    # orchestrators (a benchmark loads its probe module from outside `modules/`).
+    module_packages: Annotated[tuple[str, ...], NoDecode] = ("modules",)
+    orchestrator_packages: Annotated[tuple[str, ...], NoDecode] = ("workers.orchestrators",)
 
     jwt_issuer: str = "hookline"
     jwt_audience: str = "hookline-api"
@@ -67,8 +71,12 @@ class Settings(BaseSettings):
     visibility_timeout_s: int = 3600
     command_max_retries: int = 3
     retry_backoff_max_s: int = 60
+    # Celery task events from the start; without it Flower switches them on when it runs.
+    task_events: bool = False
 
-    @field_validator("modules", "trusted_proxies", mode="before")
+    @field_validator(
+        "modules", "trusted_proxies", "module_packages", "orchestrator_packages", mode="before"
+    )
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):

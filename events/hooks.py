@@ -114,6 +114,15 @@ class HookRegistry:
             self._ordered[event] = ordered
         return ordered
 
+    def dispatch(self, event: Event, sink: EventSink) -> None:
+        """Call every hook for ``event`` in dispatch order, in this process; errors propagate.
+
+        No ledger, no retries: what a module's unit test (or a benchmark) needs. The
+        worker runtime adds completion records and isolation around the same order.
+        """
+        for hook in self.hooks_for(event.name):
+            hook.handler(event, sink)
+
     def table(self) -> dict[str, tuple[RegisteredHook, ...]]:
         """Every catalogued event with its hooks in dispatch order."""
         return {name: self.hooks_for(name) for name in self.catalogue}

@@ -18,7 +18,7 @@ from events import EventCatalogue
 from modules import BaseModule, discover
 from modules.introspection import declared
 from workers.heartbeat import Heartbeat
-from workers.orchestrators import orchestrator_for
+from workers.orchestrators import DEFAULT_PACKAGES, orchestrator_for
 from workers.runtime import Runtime
 from workers.services import WorkerServices
 from workers.tasks import register_tasks
@@ -31,18 +31,24 @@ class Blueprint:
     classes: Mapping[str, type[BaseModule]]
     catalogue: EventCatalogue
     order: tuple[str, ...]
+    orchestrator_packages: tuple[str, ...] = DEFAULT_PACKAGES
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Blueprint:
-        return cls.from_classes(discover(settings.modules))
+        classes = discover(settings.modules, settings.module_packages)
+        return cls.from_classes(classes, settings.orchestrator_packages)
 
     @classmethod
-    def from_classes(cls, classes: Mapping[str, type[BaseModule]]) -> Blueprint:
+    def from_classes(
+        cls,
+        classes: Mapping[str, type[BaseModule]],
+        orchestrator_packages: tuple[str, ...] = DEFAULT_PACKAGES,
+    ) -> Blueprint:
         """Check every declaration against its orchestrator, then order and register hooks."""
         for module_class in classes.values():
-            orchestrator_for(module_class).check_declarations(module_class)
+            orchestrator_for(module_class, orchestrator_packages).check_declarations(module_class)
         found = declared(classes)  # the same registration checks a worker's registry makes
-        return cls(found.classes, found.catalogue, found.order)
+        return cls(found.classes, found.catalogue, found.order, orchestrator_packages)
 
     @property
     def queues(self) -> tuple[str, ...]:

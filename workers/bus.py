@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from celery import Celery
 
-from core.celery_app import EVENTS_QUEUE, event_task_name
+from core.celery_app import EVENTS_QUEUE, args_summary, event_task_name
 from events import Event
 
 
@@ -21,4 +21,6 @@ class EventBus:
                 args=[event.model_dump(mode="json")],
                 queue=EVENTS_QUEUE,
                 task_id=event.id,
+                argsrepr=args_summary("event", event.name, event.id, event.payload),
+                kwargsrepr="{}",
             )

@@ -68,7 +68,8 @@ class Runtime:
         )
         module = module_class()
         module.initialize(secrets)
-        orchestrator = orchestrator_for(module_class)(module, self.services)
+        packages = self.services.settings.orchestrator_packages
+        orchestrator = orchestrator_for(module_class, packages)(module, self.services)
         orchestrator.ensure_indexes()
         orchestrator.on_start()
         orchestrator.register_hooks(self.hooks)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from pydantic import BaseModel
 
@@ -88,3 +90,32 @@ def test_the_same_hook_twice_is_refused(registry: HookRegistry) -> None:
     register(registry, "m", 10)
     with pytest.raises(RegistrationError, match="twice"):
         register(registry, "m", 20)
+
+
+def test_dispatch_calls_hooks_in_order_with_the_sink(registry: HookRegistry) -> None:
+    """dispatch runs the event's own and `*` hooks in priority order, handing each the sink."""
+    calls: list[tuple[str, str, object]] = []
+
+    def recorder(name: str) -> Callable[[Event, EventSink], None]:
+        def handler(event: Event, sink: EventSink) -> None:
+            calls.append((name, event.name, sink))
+
+        return handler
+
+    for name, event, priority in [
+        ("b", "thing_done", 20),
+        ("a", "thing_done", 5),
+        ("w", WILDCARD, 10),
+    ]:
+        registry.register(
+            event, recorder(name), module=name, handler_name="on_it", priority=priority
+        )
+    registry.register("other", recorder("x"), module="x", handler_name="on_it")
+    sink = object()
+    event = Event(id="e1", name="thing_done", correlation_id="c", causation_id="c", command_id="c")
+    registry.dispatch(event, sink)  # type: ignore[arg-type]
+    assert calls == [
+        ("a", "thing_done", sink),
+        ("w", "thing_done", sink),
+        ("b", "thing_done", sink),
+    ]

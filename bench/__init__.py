@@ -1,0 +1,1 @@
+"""Benchmarks: Hookline against raw Celery, bare Starlette and pluggy (``make bench``)."""

@@ -1,0 +1,1 @@
+"""Module packages the benchmark loads (scanned like ``modules/``)."""

@@ -1,0 +1,1 @@
+"""Orchestrators for the benchmark's module packages (``<package>.<module name>``)."""

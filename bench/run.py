@@ -1,0 +1,282 @@
+"""One benchmark run: start what each figure needs, measure, stop it, report."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import dispatch, load, pipeline
+from bench.cpu import CpuMeter
+from bench.pipeline import Run
+from bench.probe import WORK_PATH
+from bench.report import Figure
+from bench.servers import (
+    Servers,
+    bare_argv,
+    baseline_worker_argv,
+    free_port,
+    gateway_argv,
+    hookline_worker_argv,
+    process,
+    wait_for_http,
+    wait_for_workers,
+)
+
+log = logging.getLogger(__name__)
+
+ALL_FIGURES = frozenset({"dispatch", "gateway", "pipeline"})
+
+
+@dataclass(frozen=True)
+class Options:
+    """Sizes of a run; the defaults finish well within ten minutes on two cores."""
+
+    commands: int = 2000
+    window: int = 16
+    warmup: int = 100
+    concurrency: int = 2
+    latency_s: float = 15.0
+    load_s: float = 10.0
+    connections: int = 16
+    dispatch_number: int = 20_000
+    dispatch_repeat: int = 7
+    figures: frozenset[str] = ALL_FIGURES
+
+
+Say = Callable[[str], None]
+
+
+# -- figure 3: in-process dispatch ----------------------------------------------------------
+
+
+def dispatch_figure(options: Options) -> Figure:
+    timing = dispatch.measure(10, options.dispatch_number, options.dispatch_repeat)
+    return Figure(
+        key="dispatch",
+        title="3 hook dispatch, 1 event x 10 hooks",
+        unit="us/call",
+        hookline=timing.hookline_s * 1e6,
+        baseline=timing.pluggy_s * 1e6,
+        baseline_name="pluggy",
+        goal="<= 1.0",
+    )
+
+
+# -- figure 2: the gateway's accept rate ----------------------------------------------------
+
+
+def gateway_figure(servers: Servers, options: Options, logs: Path, say: Say) -> Figure:
+    tool = load.tool_name()
+    say(f"gateway accept rate: load from {tool}, {options.connections} connections")
+    ours = _accept_rate(servers, "gateway", gateway_argv, options, logs)
+    say(f"  hookline gateway: {ours.accepted_per_s:.0f} 202/s ({ours.other} other answers)")
+    bare = _accept_rate(servers, "bare", bare_argv, options, logs)
+    say(f"  bare Starlette:   {bare.accepted_per_s:.0f} 202/s ({bare.other} other answers)")
+    return Figure(
+        key="gateway",
+        title="2 gateway accept rate",
+        unit="202/s",
+        hookline=ours.accepted_per_s,
+        baseline=bare.accepted_per_s,
+        baseline_name="bare Starlette",
+        goal=">= 0.5",
+        details={"tool": tool, "hookline_other": ours.other, "baseline_other": bare.other},
+    )
+
+
+def _accept_rate(
+    servers: Servers,
+    name: str,
+    argv: Callable[[int], list[str]],
+    options: Options,
+    logs: Path,
+) -> load.LoadResult:
+    servers.reset()
+    port = free_port()
+    with process(name, argv(port), servers.child_env(), logs) as child:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{url}/", child, logs / f"{name}.log")
+        warm_s = min(2.0, options.load_s / 5)
+        if warm_s >= 1:
+            load.generate(f"{url}{WORK_PATH}", warm_s, options.connections)
+        return load.generate(f"{url}{WORK_PATH}", options.load_s, options.connections)
+
+
+# -- figures 1, 4, 5: the pipeline ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Driver:
+    """Submits probe commands to one running system; ``roles`` are its processes, by role."""
+
+    closed: Callable[[int, int], Run]
+    open: Callable[[float, float], Run]
+    roles: dict[str, int]
+
+
+@contextlib.contextmanager
+def hookline_running(servers: Servers, concurrency: int, logs: Path) -> Iterator[Driver]:
+    servers.reset()
+    env, port = servers.child_env(), free_port()
+    with (
+        process("worker", hookline_worker_argv(concurrency), env, logs) as worker,
+        process("gateway", gateway_argv(port), env, logs) as gateway,
+    ):
+        url = f"http://127.0.0.1:{port}"
+        wait_for_workers(servers.redis_url, worker, logs / "worker.log")
+        wait_for_http(f"{url}/modules/status", gateway, logs / "gateway.log")
+        yield Driver(
+            closed=lambda count, window: pipeline.hookline_closed(url, count, window),
+            open=lambda rate, seconds: pipeline.hookline_open(url, rate, seconds),
+            roles={**servers.roles, "worker": worker.pid, "gateway": gateway.pid},
+        )
+
+
+@contextlib.contextmanager
+def baseline_running(servers: Servers, concurrency: int, logs: Path) -> Iterator[Driver]:
+    servers.reset()
+    env = servers.child_env()
+    with process("baseline", baseline_worker_argv(concurrency), env, logs) as worker:
+        wait_for_workers(servers.redis_url, worker, logs / "baseline.log")
+        client = pipeline.baseline_client(servers.redis_url)
+        try:
+            yield Driver(
+                closed=lambda count, window: pipeline.baseline_closed(client, count, window),
+                open=lambda rate, seconds: pipeline.baseline_open(client, rate, seconds, 64),
+                roles={**servers.roles, "worker": worker.pid},
+            )
+        finally:
+            client.app.close()
+
+
+@dataclass(frozen=True)
+class PipelineNumbers:
+    throughput: Run
+    latency: Run
+    latency_rate_per_s: float
+    single: Run
+    cpu_ms_per_command: dict[str, float]
+
+
+def measure_system(
+    name: str,
+    running: Callable[[int], contextlib.AbstractContextManager[Driver]],
+    options: Options,
+    say: Say,
+) -> PipelineNumbers:
+    with running(options.concurrency) as driver:
+        driver.closed(options.warmup, options.window)
+        meter = CpuMeter(driver.roles)
+        throughput = driver.closed(options.commands, options.window)
+        cpu = {role: s * 1000 / max(1, throughput.completed) for role, s in meter.used_s().items()}
+        _say_run(say, f"{name}, {options.concurrency} worker processes, closed loop", throughput)
+        say("    CPU ms per command: " + ", ".join(f"{r} {ms:.2f}" for r, ms in cpu.items()))
+        rate = max(1.0, throughput.throughput_per_s / 2)
+        latency = driver.open(rate, options.latency_s)
+        _say_run(say, f"{name}, open loop at {rate:.0f}/s", latency)
+    single = throughput
+    if options.concurrency != 1:
+        with running(1) as driver:
+            driver.closed(options.warmup, options.window)
+            single = driver.closed(options.commands, options.window)
+            _say_run(say, f"{name}, 1 worker process, closed loop", single)
+    return PipelineNumbers(throughput, latency, rate, single, cpu)
+
+
+def _say_run(say: Say, what: str, run: Run) -> None:
+    say(
+        f"  {what}: {run.completed} done, {run.failed} failed in {run.elapsed_s:.1f} s = "
+        f"{run.throughput_per_s:.1f}/s; p50 {run.percentile_ms(0.5):.1f} ms, "
+        f"p99 {run.percentile_ms(0.99):.1f} ms"
+    )
+
+
+def pipeline_figures(
+    ours: PipelineNumbers, theirs: PipelineNumbers, options: Options
+) -> list[Figure]:
+    plain = "plain Celery"
+    c = options.concurrency
+    return [
+        Figure(
+            key="throughput",
+            title=f"1 pipeline throughput ({c} processes)",
+            unit="cmd/s",
+            hookline=ours.throughput.throughput_per_s,
+            baseline=theirs.throughput.throughput_per_s,
+            baseline_name=plain,
+            goal=">= 0.8",
+            details={
+                "hookline_failed": ours.throughput.failed,
+                "baseline_failed": theirs.throughput.failed,
+                "hookline_cpu_ms_per_command": ours.cpu_ms_per_command,
+                "baseline_cpu_ms_per_command": theirs.cpu_ms_per_command,
+            },
+        ),
+        _latency(ours, theirs, 0.5, "p50"),
+        _latency(ours, theirs, 0.99, "p99"),
+        Figure(
+            key="throughput_1",
+            title="5 pipeline throughput (1 process)",
+            unit="cmd/s",
+            hookline=ours.single.throughput_per_s,
+            baseline=theirs.single.throughput_per_s,
+            baseline_name=plain,
+        ),
+        Figure(
+            key="scaling",
+            title=f"5 scaling, {c} processes over 1",
+            unit="x",
+            hookline=_over(ours.throughput, ours.single),
+            baseline=_over(theirs.throughput, theirs.single),
+            baseline_name=plain,
+        ),
+    ]
+
+
+def _latency(ours: PipelineNumbers, theirs: PipelineNumbers, fraction: float, label: str) -> Figure:
+    return Figure(
+        key=f"latency_{label}",
+        title=f"4 latency {label} at half max throughput",
+        unit="ms",
+        hookline=ours.latency.percentile_ms(fraction),
+        baseline=theirs.latency.percentile_ms(fraction),
+        baseline_name="plain Celery",
+        details={
+            "hookline_rate_per_s": ours.latency_rate_per_s,
+            "baseline_rate_per_s": theirs.latency_rate_per_s,
+        },
+    )
+
+
+def _over(top: Run, bottom: Run) -> float:
+    return (
+        top.throughput_per_s / bottom.throughput_per_s if bottom.throughput_per_s else float("nan")
+    )
+
+
+# -- the whole run --------------------------------------------------------------------------
+
+
+def run_all(servers: Servers, options: Options, logs: Path, say: Say) -> list[Figure]:
+    figures: list[Figure] = []
+    started = time.monotonic()
+    if "dispatch" in options.figures:
+        figures.append(dispatch_figure(options))
+        say(f"hook dispatch: {figures[-1].hookline:.2f} us vs pluggy {figures[-1].baseline:.2f} us")
+    if "gateway" in options.figures:
+        figures.append(gateway_figure(servers, options, logs, say))
+    if "pipeline" in options.figures:
+        say(f"pipeline: {options.commands} commands, {options.window} in flight")
+        ours = measure_system(
+            "hookline", lambda c: hookline_running(servers, c, logs), options, say
+        )
+        theirs = measure_system(
+            "plain Celery", lambda c: baseline_running(servers, c, logs), options, say
+        )
+        figures += pipeline_figures(ours, theirs, options)
+    say(f"measured in {time.monotonic() - started:.0f} s")
+    return sorted(figures, key=lambda f: f.title)
