@@ -16,7 +16,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,8 @@ class Servers:
     work_dir: Path
     # Pids of the servers this run started, by role (for CPU accounting).
     roles: dict[str, int]
+    # One key for the whole run, so every gateway verifies what every worker signs.
+    jwt_secret: str = field(default_factory=lambda: secrets.token_hex(32))
 
     def child_env(self, **extra: str) -> dict[str, str]:
         """The environment every worker and server of the run gets (the probe module only)."""
@@ -69,7 +71,10 @@ class Servers:
             "MONGO_URL": self.mongo_url,
             "HOOKLINE_MONGO_DB": BENCH_MONGO_DB,
             "HOOKLINE_DATA_DIR": str(self.work_dir / "data"),
-            "HOOKLINE_JWT_SECRET": secrets.token_hex(32),
+            "HOOKLINE_JWT_SECRET": self.jwt_secret,
+            # One client address makes every request: per-IP limits would measure the limiter.
+            "HOOKLINE_RATE_LIMITS_ENABLED": "false",
+            "HOOKLINE_MAX_COMMANDS_IN_FLIGHT": "1000000",
             "HOOKLINE_MODULE_PACKAGES": MODULE_PACKAGE,
             "HOOKLINE_ORCHESTRATOR_PACKAGES": ORCHESTRATOR_PACKAGE,
             "HOOKLINE_MODULES": "probe",
