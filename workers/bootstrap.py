@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from celery import Celery
 
+from core.celery_app import ADMIN_QUEUE, EVENTS_QUEUE
 from core.settings import Settings
-from events import EventCatalogue, HookRegistry
+from events import EventCatalogue, HookRegistry, RegistrationError
 from modules import BaseModule, discover, load_order
 from workers.heartbeat import Heartbeat
 from workers.orchestrators import orchestrator_for
@@ -45,6 +46,11 @@ class Blueprint:
 
     def check(self) -> None:
         """Register every hook once in a throwaway registry: the same checks as at run time."""
+        reserved = {ADMIN_QUEUE, EVENTS_QUEUE} & set(self.order)
+        if reserved:
+            raise RegistrationError(
+                f"module name {reserved.pop()!r} is reserved for a platform queue"
+            )
         registry = HookRegistry(self.catalogue)
         for name in self.order:
             module_class = self.classes[name]

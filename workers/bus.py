@@ -1,4 +1,4 @@
-"""Publishing events on the broker, one Celery task per event name."""
+"""Publishing on the broker: one Celery task per event name, and hook retries."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from celery import Celery
 
-from core.celery_app import EVENTS_QUEUE, event_task_name
+from core.celery_app import EVENTS_QUEUE, HOOK_TASK, event_task_name
 from events import Event
 
 
@@ -22,3 +22,20 @@ class EventBus:
                 queue=EVENTS_QUEUE,
                 task_id=event.id,
             )
+
+    def retry_hook(
+        self,
+        event: Event,
+        hook_key: str,
+        attempt: int,
+        countdown_s: float,
+        replay_of: str | None = None,
+    ) -> None:
+        """Run one hook on ``event`` again, on its own, in ``countdown_s`` seconds."""
+        self._celery.send_task(
+            HOOK_TASK,
+            args=[event.model_dump(mode="json"), hook_key],
+            kwargs={"attempt": attempt, "replay_of": replay_of},
+            queue=EVENTS_QUEUE,
+            countdown=countdown_s,
+        )

@@ -17,6 +17,7 @@ from core.security import PasswordHasher, TokenService
 from core.settings import Settings
 from core.stores import connect_mongo, connect_redis, mongo_database
 from workers.bus import EventBus
+from workers.dead_letters import DeadLetterStore
 from workers.hook_runs import HookRunLedger
 
 MongoDocument = dict[str, Any]
@@ -31,7 +32,9 @@ class WorkerServices:
     state: CommandStateStore
     read_models: ReadModelStore
     hook_runs: HookRunLedger
+    dead_letters: DeadLetterStore
     bus: EventBus
+    celery: Celery
     secrets: SecretsChain
     passwords: PasswordHasher
     tokens: TokenService
@@ -50,7 +53,9 @@ class WorkerServices:
             state=CommandStateStore(client, settings.command_ttl_s),
             read_models=ReadModelStore(client, settings.read_model_ttl_s),
             hook_runs=HookRunLedger(db),
+            dead_letters=DeadLetterStore(db),
             bus=EventBus(celery),
+            celery=celery,
             secrets=secrets,
             passwords=PasswordHasher(),
             tokens=TokenService.from_settings(settings, secrets),
