@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from api_gateway.admin_routes import admin_routes
 from api_gateway.commands import command_document
 from api_gateway.module_routes import build_routes
 from api_gateway.platform_routes import health, module_health, modules_status
@@ -26,6 +27,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/modules/status", modules_status),
         Route("/modules/{name}/health", module_health),
         Route("/commands/{command_id}", command_document),
+        *admin_routes(),
         *build_routes({name: classes[name] for name in order}),
     ]
 

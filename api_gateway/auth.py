@@ -6,6 +6,7 @@ from starlette.requests import Request
 
 from core.security import TokenService, TokenType
 from events import Actor, Unauthorized
+from events.admin import require_admin
 
 
 def bearer_token(request: Request) -> str | None:
@@ -22,3 +23,10 @@ def authenticate(request: Request, tokens: TokenService, required: bool) -> Acto
         return Actor()
     claims = tokens.verify(token, TokenType.ACCESS)
     return Actor(user_id=claims.subject, roles=claims.roles)
+
+
+def authenticate_admin(request: Request, tokens: TokenService) -> Actor:
+    """The caller, who must hold an access token with the ``admin`` role."""
+    actor = authenticate(request, tokens, required=True)
+    require_admin(actor)
+    return actor

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 
+import redis.exceptions
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -15,6 +17,8 @@ from api_gateway.problems import problem_response
 from api_gateway.services import GatewayServices
 from core.command_state import CommandDocument
 from events import Actor, Command, NotFound
+
+log = logging.getLogger(__name__)
 
 # Waiters re-read the state at least this often, in case a pub/sub message was lost.
 RECHECK_INTERVAL_S = 0.5
@@ -43,12 +47,22 @@ async def submit(request: Request, command: Command, wait_s: int | None = None) 
         try:
             await services.publisher.publish(command)
         except Exception:
-            await services.state.forget(command.id)
+            await forget(services, command.id)
             raise
         document = await wait_for(services, command.id, changed, wait_s) if wait_s else None
     if document is not None and document.status.is_terminal:
         return outcome_response(document, {"Preference-Applied": f"wait={wait_s}"})
     return accepted_response(command.id)
+
+
+async def forget(services: GatewayServices, command_id: str) -> None:
+    """Drop the record of a command the broker did not take; it is never run."""
+    try:
+        await services.state.forget(command_id)
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+        # Redis is down as well (it is often the broker too): the record stays, but no
+        # message carries the command, so nothing runs it. Report the publish failure.
+        log.warning("could not forget unpublished command %s", command_id)
 
 
 async def wait_for(

@@ -22,6 +22,7 @@ import httpx
 
 from hookline.processes import ProcessGroup
 from hookline.stack import (
+    SOFT_SHUTDOWN_ENV,
     ServerHandle,
     Stack,
     StackConfig,
@@ -215,6 +216,8 @@ def _exec(argv: list[str]) -> NoReturn:
 
 
 def _run_worker(_args: argparse.Namespace) -> int:
+    for name, value in SOFT_SHUTDOWN_ENV.items():
+        os.environ.setdefault(name, value)
     _exec(worker_command())
 
 
@@ -237,3 +240,7 @@ register(
 register(Command("worker", "run one Celery worker with the current environment", _run_worker))
 register(Command("gateway", "run the HTTP gateway with the current environment", _run_gateway))
 register(Command("flower", "run Flower with the current environment", _run_flower))
+
+
+# Subcommands kept in their own modules register themselves on import.
+import hookline.dead_letter_commands  # noqa: E402, F401

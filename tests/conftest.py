@@ -22,7 +22,7 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from hookline.processes import spawn, terminate
-from hookline.stack import ensure_jwt_secret, gateway_command, worker_command
+from hookline.stack import SOFT_SHUTDOWN_ENV, ensure_jwt_secret, gateway_command, worker_command
 from tests.stack_fixtures import Servers, free_port, servers
 
 __all__ = ["servers"]
@@ -54,6 +54,7 @@ def stack_env(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> dic
     ensure_jwt_secret(data_dir)
     return {
         **os.environ,
+        **SOFT_SHUTDOWN_ENV,
         "REDIS_URL": servers.redis_url,
         "BROKER_URL": servers.redis_url,
         "MONGO_URL": servers.mongo_url,

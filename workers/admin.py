@@ -13,30 +13,18 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from events import (
-    Actor,
     Command,
     CommandResult,
     DeadLetter,
     DeadLetterQuery,
     DeadLetterRef,
-    Forbidden,
     InvalidInput,
 )
+from events.admin import LIST_DEAD_LETTERS, REPLAY_DEAD_LETTER, SHOW_DEAD_LETTER, require_admin
 from workers.dead_letters import DeadLetterStore, Replayer
-
-ADMIN_ROLE = "admin"
-LIST_DEAD_LETTERS = "admin.list_dead_letters"
-SHOW_DEAD_LETTER = "admin.show_dead_letter"
-REPLAY_DEAD_LETTER = "admin.replay_dead_letter"
-ADMIN_COMMANDS = (LIST_DEAD_LETTERS, SHOW_DEAD_LETTER, REPLAY_DEAD_LETTER)
 
 AdminHandler = Callable[[Mapping[str, Any]], CommandResult]
 M = TypeVar("M", bound=BaseModel)
-
-
-def require_admin(actor: Actor) -> None:
-    if ADMIN_ROLE not in actor.roles:
-        raise Forbidden("this needs the admin role")
 
 
 class AdminCommands:

@@ -9,6 +9,7 @@ it stops.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from celery import Celery, signals
@@ -23,6 +24,15 @@ settings = Settings()
 blueprint = Blueprint.from_settings(settings)
 app: Celery = make_celery(settings, queues=blueprint.queues)
 blueprint.register_tasks(app)
+
+
+@signals.worker_init.connect  # type: ignore[untyped-decorator]
+def _check_shutdown_mode(**_: Any) -> None:
+    if os.environ.get("REMAP_SIGTERM") != "SIGQUIT":
+        log.warning(
+            "REMAP_SIGTERM is not SIGQUIT: SIGTERM waits for every running task however long, "
+            "instead of a soft shutdown that returns unfinished work to the broker"
+        )
 
 
 @signals.worker_process_init.connect  # type: ignore[untyped-decorator]

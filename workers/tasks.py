@@ -20,8 +20,8 @@ from celery import Celery, Task
 from core.celery_app import ADMIN_QUEUE, EVENTS_QUEUE, HOOK_TASK, event_task_name
 from core.command_state import CommandBusy
 from events import Command, Event, EventCatalogue, InvalidTransition
+from events.admin import ADMIN_COMMANDS
 from modules import BaseModule
-from workers.admin import ADMIN_COMMANDS
 from workers.hook_runner import UnknownHook
 from workers.retry import RetryDecision
 from workers.runtime import Runtime
