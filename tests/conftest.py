@@ -7,6 +7,7 @@ talk to it over real HTTP.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
@@ -21,9 +22,12 @@ import redis
 from pymongo import MongoClient
 from pymongo.database import Database
 
+from core.celery_app import make_celery
+from core.settings import Settings
 from hookline.processes import spawn, terminate
 from hookline.stack import SOFT_SHUTDOWN_ENV, ensure_jwt_secret, gateway_command, worker_command
-from tests.stack_fixtures import Servers, free_port, servers
+from modules import discover
+from tests.stack_fixtures import Servers, free_port, rabbitmq_or_skip, servers
 
 __all__ = ["servers"]
 
@@ -69,18 +73,79 @@ def stack(
 ) -> Iterator[RunningStack]:
     """A Celery worker (prefork, 2 processes) and a uvicorn gateway, for the whole session."""
     redis.Redis.from_url(stack_env["REDIS_URL"]).flushdb()
-    logs = tmp_path_factory.mktemp("logs")
+    with running_stack(stack_env, tmp_path_factory.mktemp("logs")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def rabbitmq_stack(
+    stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningStack]:
+    """The same pipeline with RabbitMQ as the broker (state stays in Redis).
+
+    Module-scoped, so no consumer of these queues outlives the module using it.
+    """
+    env = {
+        **stack_env,
+        "BROKER_URL": rabbitmq_or_skip(),
+        "HOOKLINE_MONGO_DB": stack_env["HOOKLINE_MONGO_DB"] + "_amqp",
+    }
+    purge_queues(env)
+    with running_stack(env, tmp_path_factory.mktemp("logs-amqp")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module", params=["redis", "rabbitmq"])
+def pipeline(request: pytest.FixtureRequest) -> RunningStack:
+    """The running stack on each broker: Redis, then RabbitMQ where it answers."""
+    running: RunningStack = request.getfixturevalue(
+        "stack" if request.param == "redis" else "rabbitmq_stack"
+    )
+    return running
+
+
+@pytest.fixture
+def pipeline_client(pipeline: RunningStack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=pipeline.base_url, timeout=40) as c:
+        yield c
+
+
+@pytest.fixture
+def pipeline_store(pipeline: RunningStack) -> Iterator[Database[dict[str, Any]]]:
+    """The database the pipeline's workers write to."""
+    client: MongoClient[dict[str, Any]] = MongoClient(pipeline.env["MONGO_URL"], tz_aware=True)
+    yield client[pipeline.env["HOOKLINE_MONGO_DB"]]
+    client.close()
+
+
+def purge_queues(env: dict[str, str]) -> None:
+    """Empty Hookline's queues on the broker ``env`` names (left over by an earlier run)."""
+    settings = Settings(BROKER_URL=env["BROKER_URL"])  # type: ignore[call-arg]
+    app = make_celery(settings, queues=tuple(discover()))
+    try:
+        with app.connection_for_write() as connection, connection.channel() as channel:
+            for queue in app.conf.task_queues:
+                bound = queue.bind(channel)
+                bound.declare()
+                bound.purge()
+    finally:
+        app.close()
+
+
+@contextlib.contextmanager
+def running_stack(env: dict[str, str], logs: Path) -> Iterator[RunningStack]:
+    """A worker and a gateway with ``env``, healthy, stopped on exit; their logs in ``logs``."""
     port = free_port()
     with (
         (logs / "worker.log").open("wb") as worker_log,
         (logs / "gateway.log").open("wb") as gw_log,
     ):
-        worker = spawn(worker_command(), stack_env, output=worker_log)
-        gateway = spawn(gateway_command(port), stack_env, output=gw_log)
+        worker = spawn(worker_command(), env, output=worker_log)
+        gateway = spawn(gateway_command(port), env, output=gw_log)
         try:
             base_url = f"http://127.0.0.1:{port}"
             _await_healthy(base_url, [worker, gateway], [logs / "worker.log", logs / "gateway.log"])
-            yield RunningStack(base_url, stack_env, Path(stack_env["HOOKLINE_DATA_DIR"]))
+            yield RunningStack(base_url, env, Path(env["HOOKLINE_DATA_DIR"]))
         finally:
             terminate(gateway)
             terminate(worker)

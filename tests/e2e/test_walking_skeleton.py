@@ -16,8 +16,9 @@ from tests.e2e.helpers import login, new_user, poll, register
 pytestmark = pytest.mark.e2e
 
 
-def test_register_and_wait_gives_201_and_a_hook_trace(client: httpx.Client) -> None:
+def test_register_and_wait_gives_201_and_a_hook_trace(pipeline_client: httpx.Client) -> None:
     """Prefer: wait=10 answers 201 with the user, and the trace shows audit ran for user_created."""
+    client = pipeline_client
     user = new_user()
     response = register(client, user)
     assert response.status_code == 201, response.text
