@@ -16,6 +16,7 @@ from api_gateway.prefer import requested_wait_s
 from api_gateway.problems import problem_response
 from api_gateway.services import GatewayServices
 from core.command_state import CommandDocument
+from core.redelivery import SentMessage
 from events import Actor, Command, NotFound
 
 log = logging.getLogger(__name__)
@@ -44,15 +45,29 @@ async def submit(request: Request, command: Command, wait_s: int | None = None) 
         wait_s = requested_wait_s(request, services.settings.max_wait_s)
     async with services.watcher.watch(command.id) as changed:
         await services.state.accept(command)
+        message = SentMessage.now(
+            command.id, command.name, command.module, [command.model_dump(mode="json")]
+        )
         try:
             await services.publisher.publish(command)
         except Exception:
             await forget(services, command.id)
             raise
+        await note_published(services, message)
         document = await wait_for(services, command.id, changed, wait_s) if wait_s else None
     if document is not None and document.status.is_terminal:
         return outcome_response(document, {"Preference-Applied": f"wait={wait_s}"})
     return accepted_response(command.id)
+
+
+async def note_published(services: GatewayServices, message: SentMessage) -> None:
+    """Note the command in the message ledger, so a broker that loses it gets it again.
+
+    Only after the broker took it: a command answered with 503 must never be sent."""
+    try:
+        await services.ledger.record_published(message)
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+        log.warning("command %s published but not noted", message.task_id)
 
 
 async def forget(services: GatewayServices, command_id: str) -> None:

@@ -12,6 +12,7 @@ from api_gateway.watcher import CommandWatcher
 from core.celery_app import make_celery
 from core.command_state import AsyncCommandStateStore
 from core.read_models import AsyncReadModelReader
+from core.redelivery import AsyncMessageLedger
 from core.secrets import SecretsChain
 from core.security import TokenService
 from core.settings import Settings
@@ -26,6 +27,7 @@ class GatewayServices:
     state: AsyncCommandStateStore
     read_models: AsyncReadModelReader
     publisher: CommandPublisher
+    ledger: AsyncMessageLedger
     watcher: CommandWatcher
     tokens: TokenService
 
@@ -40,6 +42,7 @@ class GatewayServices:
             state=AsyncCommandStateStore(client, settings.command_ttl_s),
             read_models=AsyncReadModelReader(client),
             publisher=CommandPublisher(celery),
+            ledger=AsyncMessageLedger(client, settings.command_ttl_s),
             watcher=CommandWatcher(client),
             tokens=TokenService.from_settings(settings, SecretsChain.from_settings(settings)),
         )

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     # The retry policy (workers/retry.py), the same for commands and for each hook.
     # A store or the broker not answering is likely to heal: many tries, spread out.
     # Any other error is likely to repeat: a few tries, then a dead letter.
+    # A message not started although messages of its queue due this much later have
+    # started was lost by the broker (see core/redelivery.py); workers look every sweep.
+    redelivery_grace_s: float = 60.0
+    redelivery_sweep_s: float = 10.0
     transient_max_retries: int = 10
     poison_max_retries: int = 3
     retry_backoff_base_s: float = 1.0

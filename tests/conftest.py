@@ -22,12 +22,9 @@ import redis
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from core.celery_app import make_celery
-from core.settings import Settings
 from hookline.processes import spawn, terminate
 from hookline.stack import SOFT_SHUTDOWN_ENV, ensure_jwt_secret, gateway_command, worker_command
-from modules import discover
-from tests.stack_fixtures import Servers, free_port, rabbitmq_or_skip, servers
+from tests.stack_fixtures import Servers, free_port, purge_queues, rabbitmq_or_skip, servers
 
 __all__ = ["servers"]
 
@@ -116,20 +113,6 @@ def pipeline_store(pipeline: RunningStack) -> Iterator[Database[dict[str, Any]]]
     client: MongoClient[dict[str, Any]] = MongoClient(pipeline.env["MONGO_URL"], tz_aware=True)
     yield client[pipeline.env["HOOKLINE_MONGO_DB"]]
     client.close()
-
-
-def purge_queues(env: dict[str, str]) -> None:
-    """Empty Hookline's queues on the broker ``env`` names (left over by an earlier run)."""
-    settings = Settings(BROKER_URL=env["BROKER_URL"])  # type: ignore[call-arg]
-    app = make_celery(settings, queues=tuple(discover()))
-    try:
-        with app.connection_for_write() as connection, connection.channel() as channel:
-            for queue in app.conf.task_queues:
-                bound = queue.bind(channel)
-                bound.declare()
-                bound.purge()
-    finally:
-        app.close()
 
 
 @contextlib.contextmanager

@@ -23,6 +23,8 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from kombu import Connection
 
+from core.celery_app import make_celery
+from core.settings import Settings
 from hookline.stack import (
     DEFAULT_REDIS_URL,
     PROBE_TIMEOUT_S,
@@ -31,6 +33,7 @@ from hookline.stack import (
     mongo_answers,
     redis_answers,
 )
+from modules import discover
 
 # Parallel test runs on one Redis each take their own database (queues live there too).
 TEST_REDIS_DB = int(os.environ.get("HOOKLINE_TEST_REDIS_DB", "15"))
@@ -73,6 +76,20 @@ def rabbitmq_or_skip(url: str = TEST_AMQP_URL, timeout_s: float = 2.0) -> str:
             pytest.skip(f"RabbitMQ does not answer at {where[0]}:{where[1]}")
         pytest.fail(f"RabbitMQ answers at {where[0]}:{where[1]} but refused {url}: {e}")
     return url
+
+
+def purge_queues(env: dict[str, str]) -> None:
+    """Empty Hookline's queues on the broker ``env`` names (left over by an earlier run)."""
+    settings = Settings(BROKER_URL=env["BROKER_URL"])  # type: ignore[call-arg]
+    app = make_celery(settings, queues=tuple(discover()))
+    try:
+        with app.connection_for_write() as connection, connection.channel() as channel:
+            for queue in app.conf.task_queues:
+                bound = queue.bind(channel)
+                bound.declare()
+                bound.purge()
+    finally:
+        app.close()
 
 
 def with_redis_db(url: str, db: int) -> str:

@@ -19,6 +19,7 @@ from events import EventCatalogue, HookRegistry, RegistrationError
 from modules import BaseModule, discover, load_order
 from workers.heartbeat import Heartbeat
 from workers.orchestrators import orchestrator_for
+from workers.redelivery import Redeliverer, RedeliveryLoop
 from workers.runtime import Runtime
 from workers.services import WorkerServices
 from workers.tasks import register_tasks
@@ -80,8 +81,15 @@ def start_runtime(app: Celery, settings: Settings, blueprint: Blueprint) -> Runt
     )
     heartbeat = Heartbeat(runtime)
     heartbeat.start()
+    redelivery = RedeliveryLoop(
+        Redeliverer(services.ledger, services.redis, app, settings),
+        (*blueprint.queues, EVENTS_QUEUE, ADMIN_QUEUE),
+        settings.redelivery_sweep_s,
+    )
+    redelivery.start()
     app.hookline_runtime = runtime
     app.hookline_heartbeat = heartbeat
+    app.hookline_redelivery = redelivery
     log.info(
         "hookline runtime started: %s",
         ", ".join(f"{r.name}={r.state}" for r in runtime.modules.reports.values()),
@@ -92,9 +100,13 @@ def start_runtime(app: Celery, settings: Settings, blueprint: Blueprint) -> Runt
 def stop_runtime(app: Celery) -> None:
     heartbeat: Heartbeat | None = getattr(app, "hookline_heartbeat", None)
     runtime: Runtime | None = getattr(app, "hookline_runtime", None)
+    redelivery: RedeliveryLoop | None = getattr(app, "hookline_redelivery", None)
+    if redelivery is not None:
+        redelivery.stop()
     if heartbeat is not None:
         heartbeat.stop()
     if runtime is not None:
         runtime.services.close()
     app.hookline_runtime = None
     app.hookline_heartbeat = None
+    app.hookline_redelivery = None

@@ -1,4 +1,8 @@
-"""Publishing on the broker: one Celery task per event name, and hook retries."""
+"""Publishing on the broker: one Celery task per event name, and hook retries.
+
+Every message is noted in the message ledger first, so one the broker loses is
+sent again (``core.redelivery``).
+"""
 
 from __future__ import annotations
 
@@ -7,21 +11,21 @@ from collections.abc import Iterable
 from celery import Celery
 
 from core.celery_app import EVENTS_QUEUE, HOOK_TASK, event_task_name
-from events import Event
+from core.redelivery import MessageLedger, SentMessage, send
+from events import Event, new_id
 
 
 class EventBus:
-    def __init__(self, celery: Celery) -> None:
+    def __init__(self, celery: Celery, ledger: MessageLedger | None = None) -> None:
         self._celery = celery
+        self._ledger = ledger
 
     def publish(self, events: Iterable[Event]) -> None:
         for event in events:
-            self._celery.send_task(
-                event_task_name(event.name),
-                args=[event.model_dump(mode="json")],
-                queue=EVENTS_QUEUE,
-                task_id=event.id,
+            message = SentMessage.now(
+                event.id, event_task_name(event.name), EVENTS_QUEUE, [event.model_dump(mode="json")]
             )
+            send(self._celery, self._ledger, message)
 
     def retry_hook(
         self,
@@ -32,10 +36,12 @@ class EventBus:
         replay_of: str | None = None,
     ) -> None:
         """Run one hook on ``event`` again, on its own, in ``countdown_s`` seconds."""
-        self._celery.send_task(
+        message = SentMessage.now(
+            new_id(),
             HOOK_TASK,
-            args=[event.model_dump(mode="json"), hook_key],
-            kwargs={"attempt": attempt, "replay_of": replay_of},
-            queue=EVENTS_QUEUE,
-            countdown=countdown_s,
+            EVENTS_QUEUE,
+            [event.model_dump(mode="json"), hook_key],
+            keywords={"attempt": attempt, "replay_of": replay_of},
+            countdown_s=countdown_s,
         )
+        send(self._celery, self._ledger, message)

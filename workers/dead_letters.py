@@ -20,6 +20,7 @@ from pymongo.database import Database
 
 from core.celery_app import EVENTS_QUEUE, HOOK_TASK, event_task_name
 from core.command_state import CommandStateStore
+from core.redelivery import MessageLedger, SentMessage, send
 from events import (
     Command,
     Conflict,
@@ -29,6 +30,7 @@ from events import (
     DeadLetterStatus,
     Event,
     NotFound,
+    new_id,
     utc_now,
 )
 from workers.documents import from_document, to_document
@@ -107,33 +109,35 @@ class DeadLetterStore:
 class Replayer:
     """Sends a dead letter's envelope again, with a fresh budget of tries."""
 
-    def __init__(self, letters: DeadLetterStore, state: CommandStateStore, celery: Celery) -> None:
+    def __init__(
+        self,
+        letters: DeadLetterStore,
+        state: CommandStateStore,
+        celery: Celery,
+        ledger: MessageLedger | None = None,
+    ) -> None:
         self._letters = letters
         self._state = state
         self._celery = celery
+        self._ledger = ledger
 
     def replay(self, letter_id: str) -> DeadLetter:
         letter = self._letters.start_replay(letter_id)
+        replay = {"replay_of": letter.id}
         if letter.kind is DeadLetterKind.COMMAND:
-            self._replay_command(letter)
-        elif letter.kind is DeadLetterKind.HOOK:
-            self._send(HOOK_TASK, [letter.envelope, letter.hook], letter)
+            command = Command.model_validate(letter.envelope)
+            self._state.reopen(command)
+            args: list[Any] = [letter.envelope]
+            message = SentMessage.now(
+                command.id, command.name, command.module, args, keywords=replay
+            )
         else:
-            self._send(event_task_name(letter.name), [letter.envelope], letter)
+            event = Event.model_validate(letter.envelope)  # refuse a damaged letter
+            if letter.kind is DeadLetterKind.HOOK:
+                args, task, task_id = [letter.envelope, letter.hook], HOOK_TASK, new_id()
+            else:
+                args, task, task_id = [letter.envelope], event_task_name(event.name), event.id
+            message = SentMessage.now(task_id, task, EVENTS_QUEUE, args, keywords=replay)
+        send(self._celery, self._ledger, message)
         log.info("replaying dead letter %s", letter.id, extra={"dead_letter": letter.id})
         return letter
-
-    def _replay_command(self, letter: DeadLetter) -> None:
-        command = Command.model_validate(letter.envelope)
-        self._state.reopen(command)
-        self._celery.send_task(
-            command.name,
-            args=[letter.envelope],
-            kwargs={"replay_of": letter.id},
-            queue=command.module,
-            task_id=command.id,
-        )
-
-    def _send(self, task: str, args: list[Any], letter: DeadLetter) -> None:
-        Event.model_validate(letter.envelope)  # refuse a damaged letter before sending it
-        self._celery.send_task(task, args=args, kwargs={"replay_of": letter.id}, queue=EVENTS_QUEUE)

@@ -67,7 +67,7 @@ class Runtime:
         self.hook_runner = HookRunner(self.hooks, catalogue, services, self.failures)
         self.admin = AdminCommands(
             services.dead_letters,
-            Replayer(services.dead_letters, services.state, services.celery),
+            Replayer(services.dead_letters, services.state, services.celery, services.ledger),
         )
 
     def _start(self, module_class: type[BaseModule]) -> Orchestrator[BaseModule]:

@@ -12,6 +12,7 @@ from pymongo.database import Database
 
 from core.command_state import CommandStateStore
 from core.read_models import ReadModelStore
+from core.redelivery import MessageLedger
 from core.secrets import SecretsChain
 from core.security import PasswordHasher, TokenService
 from core.settings import Settings
@@ -33,6 +34,7 @@ class WorkerServices:
     read_models: ReadModelStore
     hook_runs: HookRunLedger
     dead_letters: DeadLetterStore
+    ledger: MessageLedger
     bus: EventBus
     celery: Celery
     secrets: SecretsChain
@@ -45,6 +47,7 @@ class WorkerServices:
         mongo = connect_mongo(settings)
         db = mongo_database(mongo, settings)
         client = connect_redis(settings)
+        ledger = MessageLedger(client, settings.command_ttl_s)
         return cls(
             settings=settings,
             mongo=mongo,
@@ -54,7 +57,8 @@ class WorkerServices:
             read_models=ReadModelStore(client, settings.read_model_ttl_s),
             hook_runs=HookRunLedger(db),
             dead_letters=DeadLetterStore(db),
-            bus=EventBus(celery),
+            ledger=ledger,
+            bus=EventBus(celery, ledger),
             celery=celery,
             secrets=secrets,
             passwords=PasswordHasher(),

@@ -15,10 +15,12 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import redis
 from celery import Celery, Task
 
 from core.celery_app import ADMIN_QUEUE, EVENTS_QUEUE, HOOK_TASK, event_task_name
 from core.command_state import CommandBusy
+from core.redelivery import SentMessage
 from events import Command, Event, EventCatalogue, InvalidTransition
 from events.admin import ADMIN_COMMANDS
 from modules import BaseModule
@@ -39,11 +41,35 @@ class HooklineTask(Task):  # type: ignore[misc]
             raise RuntimeError("the Hookline runtime is not started in this process")
         return runtime
 
+    def started(self) -> None:
+        """Strike this message from the ledger of messages not yet started (best effort:
+        a note left behind only costs a harmless second delivery later)."""
+        try:
+            self.runtime.services.ledger.started(self.request.id, self.queue)
+        except redis.RedisError as e:
+            log.warning("message %s not marked started: %s", self.request.id, e)
+
     def try_again(self, decision: RetryDecision, error: Exception) -> Exception:
         """The ``Retry`` to raise: the same message, next try number, after the countdown."""
         kwargs = {**(self.request.kwargs or {}), "attempt": decision.next_attempt}
+        return self.again(kwargs, decision.countdown_s, error)
+
+    def again(self, kwargs: dict[str, Any], countdown_s: float, error: Exception) -> Exception:
+        """Publish this task again (noted in the ledger first) and return Celery's ``Retry``."""
+        message = SentMessage.now(
+            self.request.id,
+            self.name,
+            self.queue,
+            list(self.request.args or ()),
+            keywords=kwargs,
+            countdown_s=countdown_s,
+        )
+        try:
+            self.runtime.services.ledger.record(message)
+        except redis.RedisError as e:
+            log.warning("retry of %s not noted: %s", self.request.id, e)
         retry: Exception = self.retry(
-            kwargs=kwargs, countdown=decision.countdown_s, exc=error, max_retries=None
+            kwargs=kwargs, countdown=countdown_s, exc=error, max_retries=None
         )
         return retry
 
@@ -66,6 +92,7 @@ def _command_task(app: Celery, name: str, queue: str) -> None:
     def run_command(
         self: HooklineTask, envelope: dict[str, Any], attempt: int = 1, replay_of: str | None = None
     ) -> None:
+        self.started()
         command = Command.model_validate(envelope)
         runtime = self.runtime
         try:
@@ -73,7 +100,7 @@ def _command_task(app: Celery, name: str, queue: str) -> None:
         except CommandBusy as e:
             # A duplicate delivery while another worker runs it: come back after its lease.
             wait_s = min(e.retry_in_s + 1, runtime.failures.policy.backoff_max_s)
-            raise self.retry(countdown=wait_s, max_retries=None) from e
+            raise self.again(dict(self.request.kwargs or {}), wait_s, e) from e
         except InvalidTransition:
             log.info("command %s was finished by another delivery", command.id)
         except Exception as e:  # isolation boundary: the retry policy decides what follows
@@ -90,6 +117,7 @@ def _event_task(app: Celery, name: str) -> None:
     def run_event(
         self: HooklineTask, envelope: dict[str, Any], attempt: int = 1, replay_of: str | None = None
     ) -> None:
+        self.started()
         event = Event.model_validate(envelope)
         runtime = self.runtime
         try:
@@ -112,6 +140,7 @@ def _hook_task(app: Celery) -> None:
         attempt: int = 1,
         replay_of: str | None = None,
     ) -> None:
+        self.started()
         event = Event.model_validate(envelope)
         runtime = self.runtime
         try:
