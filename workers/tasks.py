@@ -17,6 +17,7 @@ from typing import Any
 
 import redis
 from celery import Celery, Task
+from celery.exceptions import Reject
 
 from core.celery_app import ADMIN_QUEUE, EVENTS_QUEUE, HOOK_TASK, event_task_name
 from core.command_state import CommandBusy
@@ -68,9 +69,14 @@ class HooklineTask(Task):  # type: ignore[misc]
             self.runtime.services.ledger.record(message)
         except redis.RedisError as e:
             log.warning("retry of %s not noted: %s", self.request.id, e)
-        retry: Exception = self.retry(
-            kwargs=kwargs, countdown=countdown_s, exc=error, max_retries=None
-        )
+        try:
+            retry: Exception = self.retry(
+                kwargs=kwargs, countdown=countdown_s, exc=error, max_retries=None
+            )
+        except Reject as e:
+            # Celery could not publish the retry (broker down) and would drop the message:
+            # give it back to the broker instead.
+            raise Reject(e.reason, requeue=True) from e
         return retry
 
 

@@ -43,12 +43,13 @@ from tests.stack_fixtures import free_port
 
 Doc = dict[str, Any]
 
-# Short enough for a test to see redelivery, long enough for a loaded 2-core machine.
+# Short enough for a test to see redelivery, long enough for a loaded 2-core machine and
+# for a worker whose broker is down a few seconds (its pool results wait meanwhile).
 FAULT_SETTINGS = {
-    "HOOKLINE_TASK_TIME_LIMIT_S": "6",
+    "HOOKLINE_TASK_TIME_LIMIT_S": "20",
     "HOOKLINE_RETRY_BACKOFF_BASE_S": "0.2",
     "HOOKLINE_RETRY_BACKOFF_MAX_S": "2",
-    "HOOKLINE_VISIBILITY_TIMEOUT_S": "10",
+    "HOOKLINE_VISIBILITY_TIMEOUT_S": "25",
     "HOOKLINE_BROKER_RESTORE_INTERVAL_S": "1",
     "HOOKLINE_REDELIVERY_GRACE_S": "5",
     "HOOKLINE_REDELIVERY_SWEEP_S": "1",
@@ -247,6 +248,7 @@ class Submission:
     status: int
     command_id: str | None
     problem: dict[str, Any] | None = None
+    retry_after: str | None = None
 
 
 @dataclass
@@ -282,7 +284,8 @@ class Deposits:
         )
         if response.status_code == 202:
             return Submission(202, response.json()["command_id"])
-        return Submission(response.status_code, None, response.json())
+        retry_after = response.headers.get("retry-after")
+        return Submission(response.status_code, None, response.json(), retry_after)
 
     @property
     def accepted(self) -> list[str]:
