@@ -8,7 +8,8 @@ stops ``celery worker`` before it consumes anything.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from celery import Celery
@@ -25,6 +26,10 @@ from workers.services import WorkerServices
 from workers.tasks import register_tasks
 
 log = logging.getLogger(__name__)
+
+# Closing clients talks to the servers (pymongo ends its sessions); a frozen server must
+# not hold up a shutdown, so the process stops waiting after this long.
+CLOSE_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,15 @@ def stop_runtime(app: Celery) -> None:
     if heartbeat is not None:
         heartbeat.stop()
     if runtime is not None:
-        runtime.services.close()
+        _close_within(runtime.services.close, CLOSE_TIMEOUT_S)
     app.hookline_runtime = None
     app.hookline_heartbeat = None
     app.hookline_redelivery = None
+
+
+def _close_within(close: Callable[[], None], timeout_s: float) -> None:
+    closer = threading.Thread(target=close, name="hookline-close", daemon=True)
+    closer.start()
+    closer.join(timeout_s)
+    if closer.is_alive():
+        log.warning("stores did not close within %.0f s; leaving them to the exit", timeout_s)
