@@ -129,7 +129,8 @@ def test_health_and_module_status(client: httpx.Client) -> None:
     health = client.get("/health")
     assert health.status_code == 200
     checks = health.json()["checks"]
-    assert (checks["redis"], checks["mongo"]) == ("ok", "ok") and checks["workers"] >= 1
+    assert (checks["redis"], checks["broker"], checks["mongo"]) == ("ok", "ok", "ok")
+    assert checks["workers"] >= 1
     status = client.get("/modules/status").json()
     assert status["load_order"].index("audit") >= 0
     assert {m["name"]: m["state"] for m in status["modules"]}["user_management"] == "loaded"
