@@ -90,6 +90,9 @@ class FaultStack:
         self.worker: subprocess.Popen[bytes] | None = None
         self.gateway: subprocess.Popen[bytes] | None = None
         self.generation = 0
+        # Like docker's restart policy: a worker that exits on its own is started again.
+        self.supervise = False
+        self.worker_restarts = 0
         self.redis = redis.Redis.from_url(self.redis_url, decode_responses=True)
         self._mongo: MongoClient[Doc] = MongoClient(self.mongo_url, tz_aware=True)
         self.store: Database[Doc] = self._mongo[self.env["HOOKLINE_MONGO_DB"]]
@@ -111,6 +114,12 @@ class FaultStack:
         self.generation += 1
         with self.worker_log(self.generation).open("ab") as output:
             self.worker = spawn(worker_command(), self.env, output=output)
+
+    def keep_worker_running(self) -> None:
+        """When supervising, start a new worker if the last one exited by itself."""
+        if self.supervise and self.worker is not None and self.worker.poll() is not None:
+            self.worker_restarts += 1
+            self.start_worker()
 
     def worker_log(self, generation: int) -> Path:
         return self.root / f"worker-{generation}.log"
@@ -175,6 +184,7 @@ class FaultStack:
 
     def await_health(self, wanted: Callable[[int], bool], what: str) -> dict[str, Any]:
         def check() -> dict[str, Any] | None:
+            self.keep_worker_running()
             try:
                 status, body = self.health()
             except httpx.HTTPError:
@@ -206,6 +216,7 @@ class FaultStack:
         """Every command succeeded and every hook it caused has run."""
 
         def done() -> bool:
+            self.keep_worker_running()
             counts = Counter(self.statuses(command_ids))
             return counts["succeeded"] == len(command_ids) and not self.pending_hooks(command_ids)
 

@@ -66,8 +66,13 @@ def test_every_command_completes_after_mongodb_is_stopped_for_10_s(
 def test_redis_stopped_during_submission_refuses_with_503_and_loses_no_202(
     fault_stack: StackFactory, figures: Callable[..., None]
 ) -> None:
-    """Every 202 completes exactly once; every 503 carries Retry-After and never runs."""
+    """Every 202 completes exactly once; every 503 carries Retry-After and never runs.
+
+    The worker runs supervised: kombu can die on a lost Redis connection ("Unrecoverable
+    error: AttributeError ... 'hostname'"), and a restart policy is what deployments have.
+    """
     stack = fault_stack()
+    stack.supervise = True
     user_id, auth = sign_up(stack.base_url)
     deposits = Deposits(stack.base_url, auth, concurrency=10)
     submitting = threading.Thread(target=deposits.submit, args=(600, 0.012))
@@ -96,5 +101,6 @@ def test_redis_stopped_during_submission_refuses_with_503_and_loses_no_202(
         accepted_202=statuses[202],
         refused_503=statuses[503],
         redis_down_s=down_s,
+        worker_restarts=stack.worker_restarts,
         drained_after_restart_s=time.monotonic() - started,
     )
