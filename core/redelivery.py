@@ -36,17 +36,21 @@ redis.call('EXPIRE', KEYS[2], ARGV[3])
 return 1
 """
 
-# KEYS: due set, started mark, note. ARGV: id, tombstone ttl.
+# KEYS: due set, started mark, note. ARGV: id, tombstone ttl. The mark follows the
+# message's own due time (in its note), not its score, which a resend moves to the back.
 _STARTED = """
-local due = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not due then
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score then
   redis.call('SET', KEYS[3], 'started', 'EX', ARGV[2])
   return 0
 end
+local due = tonumber(score)
+local note = redis.call('GET', KEYS[3])
+if note and note ~= 'started' then due = tonumber(cjson.decode(note)['due']) end
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[3])
-if tonumber(due) > tonumber(redis.call('GET', KEYS[2]) or '0') then
-  redis.call('SET', KEYS[2], due)
+if due > tonumber(redis.call('GET', KEYS[2]) or '0') then
+  redis.call('SET', KEYS[2], string.format('%.6f', due))
 end
 return 1
 """
@@ -138,7 +142,8 @@ class MessageLedger:
         return [SentMessage.model_validate_json(n) for n in notes if n not in (None, TOMBSTONE)]
 
     def resent(self, message: SentMessage) -> None:
-        """The message is at the back of its queue again: due now (if still noted)."""
+        """The message is at the back of its queue again: not overdue before messages
+        published after now have started (if still noted). Its own due time is unchanged."""
         self._redis.zadd(keys.messages_due(message.queue), {message.task_id: time.time()}, xx=True)
 
 

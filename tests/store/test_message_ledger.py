@@ -54,6 +54,30 @@ def test_a_resent_message_goes_to_the_back(client: redis.Redis, queue: str) -> N
     assert ledger.overdue(queue, grace_s=10, limit=10) == []
 
 
+def test_an_early_copy_of_a_resent_message_does_not_move_the_mark(
+    client: redis.Redis, queue: str
+) -> None:
+    """The original of a resent message may still arrive (restored at the front of the
+    queue): the messages due after it are not taken for lost because of that."""
+    ledger = MessageLedger(client, ttl_s=60)
+    now = time.time()
+    ledger.record(message(queue, 0, now - 100))
+    for n in range(1, 4):
+        ledger.record(message(queue, n, now - 90 + n))
+    ledger.record(message(queue, 9, now - 80))
+    for n in range(5, 8):
+        ledger.record(message(queue, n, now - 20))  # a backlog, waiting its turn
+    ledger.started(f"{queue}-m9", queue)  # m0..m3 look lost
+    for lost in ledger.overdue(queue, grace_s=5, limit=1):
+        ledger.resent(lost)  # m0 goes to the back
+    ledger.started(f"{queue}-m0", queue)  # ... but its original copy arrives first
+    assert [m.task_id for m in ledger.overdue(queue, grace_s=5, limit=10)] == [
+        f"{queue}-m1",
+        f"{queue}-m2",
+        f"{queue}-m3",
+    ]
+
+
 def test_a_note_written_after_the_start_is_ignored(
     servers: Servers, client: redis.Redis, queue: str
 ) -> None:
