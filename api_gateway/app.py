@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from api_gateway.admin_routes import admin_routes
 from api_gateway.commands import command_document
 from api_gateway.metrics import GatewayMetrics
 from api_gateway.module_routes import build_routes
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/modules/{name}/health", module_health),
         Route("/commands/{command_id}", command_document),
         *operator_routes(),
+        *admin_routes(),
         *build_routes({name: classes[name] for name in order}, settings.route_rate_limits),
     ]
 

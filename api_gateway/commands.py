@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 
+import redis.exceptions
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -17,8 +19,11 @@ from api_gateway.problems import problem_response
 from api_gateway.services import GatewayServices
 from core import logs
 from core.command_state import SETTLED, CommandDocument
+from core.redelivery import SentMessage
 from core.security import has_permission
 from events import TERMINAL, Actor, Command, NotFound
+
+log = logging.getLogger(__name__)
 
 # Waiters re-read the state at least this often, in case a pub/sub message was lost.
 RECHECK_INTERVAL_S = 0.5
@@ -77,11 +82,15 @@ async def submit(
     if wait_s is None:
         wait_s = requested_wait_s(request, services.settings.max_wait_s)
     async with services.watcher.watch(command.id, MAY_BE_DONE) as changed:
+        message = SentMessage.now(
+            command.id, command.name, command.module, [command.model_dump(mode="json")]
+        )
         try:
             await services.publisher.publish(command)  # recorded as accepted, then on the broker
         except Exception:
             await _run(undo or [])
             raise
+        await note_published(services, message)
         document = await wait_for(services, command.id, changed, wait_s) if wait_s else None
     if document is not None and document.status.is_terminal:
         return outcome_response(document, {"Preference-Applied": f"wait={wait_s}"})
@@ -100,6 +109,16 @@ async def follow(request: Request, command_id: str) -> Response:
     if document is not None and document.status.is_terminal:
         return outcome_response(document, {"Preference-Applied": f"wait={wait_s}", **replayed})
     return accepted_response(command_id, replayed)
+
+
+async def note_published(services: GatewayServices, message: SentMessage) -> None:
+    """Note the command in the message ledger, so a broker that loses it gets it again.
+
+    Only after the broker took it: a command answered with 503 must never be sent."""
+    try:
+        await services.ledger.record_published(message)
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+        log.warning("command %s published but not noted", message.task_id)
 
 
 async def wait_for(

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from api_gateway.commands import services_of
+from api_gateway.publisher import BROKER_PROBE_TIMEOUT_S
 from core import keys
 from events import NotFound
 
@@ -25,22 +26,40 @@ async def worker_snapshots(request: Request) -> list[dict[str, Any]]:
 
 
 async def health(request: Request) -> Response:
-    """200 when Redis, MongoDB (as the workers see it) and at least one worker answer."""
-    checks: dict[str, Any] = {"redis": "ok", "mongo": "unknown", "workers": 0}
+    """200 when Redis, the broker, MongoDB (as workers see it) and a worker answer; else 503.
+
+    The body names each part, so a 503 says which one is down.
+    """
+    checks: dict[str, Any] = {"redis": "ok", "broker": "ok", "mongo": "unknown", "workers": 0}
     try:
         await services_of(request).redis.ping()  # type: ignore[misc]
         snapshots = await worker_snapshots(request)
     except Exception as e:  # a failed check is the answer, not an error
         checks["redis"] = f"down: {type(e).__name__}"
         snapshots = []
+    checks["broker"] = await broker_status(request, checks["redis"])
     checks["workers"] = len(snapshots)
     if snapshots:
         checks["mongo"] = (
             "ok" if any(s["mongo"] == "ok" for s in snapshots) else snapshots[0]["mongo"]
         )
-    healthy = checks["redis"] == "ok" and checks["mongo"] == "ok" and checks["workers"] > 0
+    healthy = checks["workers"] > 0 and all(
+        checks[part] == "ok" for part in ("redis", "broker", "mongo")
+    )
     body = {"status": "ok" if healthy else "unavailable", "checks": checks}
     return JSONResponse(body, status_code=200 if healthy else 503)
+
+
+async def broker_status(request: Request, redis_status: str) -> str:
+    """The broker's state; when the broker is the Redis server itself, Redis's state."""
+    services = services_of(request)
+    if services.settings.broker_url == services.settings.redis_url:
+        return redis_status
+    try:
+        await services.publisher.ping(BROKER_PROBE_TIMEOUT_S)
+    except Exception as e:  # a failed check is the answer, not an error
+        return f"down: {type(e).__name__}"
+    return "ok"
 
 
 async def modules_status(request: Request) -> Response:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 
+import redis.exceptions
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from api_gateway.errors import RetryLater
+from api_gateway.errors import RetryLater, ServiceUnavailable
 from events import PROBLEM_MEDIA_TYPE, HooklineError, Problem, Unauthorized
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,13 @@ async def hookline_error(request: Request, exc: Exception) -> Response:
     return ProblemResponse(Problem.from_error(exc, instance=request.url.path), headers)
 
 
+async def store_unavailable(request: Request, exc: Exception) -> Response:
+    """Redis (command state, and the broker by default) did not answer: 503, come back later."""
+    log.warning("Redis unavailable on %s: %s", request.url.path, exc)
+    unavailable = ServiceUnavailable("the command store is unavailable; try again shortly")
+    return await hookline_error(request, unavailable)
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     problem = Problem(
@@ -52,6 +60,8 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
 
 EXCEPTION_HANDLERS = {
     HooklineError: hookline_error,
+    redis.exceptions.ConnectionError: store_unavailable,
+    redis.exceptions.TimeoutError: store_unavailable,
     HTTPException: http_error,
     Exception: unexpected_error,
 }

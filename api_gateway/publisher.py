@@ -28,6 +28,7 @@ from events import Command
 
 log = logging.getLogger(__name__)
 
+BROKER_PROBE_TIMEOUT_S = 2.0
 # Bounded so a dead broker turns into a quick 503 rather than a hung request.
 PUBLISH_RETRY_POLICY = {
     "max_retries": 2,
@@ -86,6 +87,17 @@ class CommandPublisher:
                     _settle(group, None)
         finally:
             self._sender = None
+
+    async def ping(self, timeout_s: float) -> None:
+        """Return once the broker accepts a connection; raise if it does not in time."""
+        with anyio.fail_after(timeout_s):
+            await anyio.to_thread.run_sync(self._connect, timeout_s, abandon_on_cancel=True)
+
+    def _connect(self, timeout_s: float) -> None:
+        with self._celery.connection_for_write() as connection:
+            connection.ensure_connection(
+                max_retries=1, interval_start=0, interval_step=0, timeout=timeout_s
+            )
 
     def _send(self, commands: list[Command]) -> None:
         self._state.accept_all(commands)

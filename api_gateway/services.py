@@ -20,6 +20,7 @@ from api_gateway.watcher import CommandWatcher
 from core.celery_app import make_celery
 from core.command_state import AsyncCommandStateStore, CommandStateStore
 from core.read_models import AsyncReadModelReader
+from core.redelivery import AsyncMessageLedger
 from core.secrets import SecretsChain
 from core.security import AsyncApiKeyReader, AsyncSessionReader, TokenService
 from core.settings import Settings
@@ -36,6 +37,7 @@ class GatewayServices:
     state: AsyncCommandStateStore
     read_models: AsyncReadModelReader
     publisher: CommandPublisher
+    ledger: AsyncMessageLedger
     watcher: CommandWatcher
     tokens: TokenService
     gate: Gate
@@ -58,6 +60,7 @@ class GatewayServices:
             publisher=CommandPublisher(
                 celery, CommandStateStore(sync_client, settings.command_ttl_s)
             ),
+            ledger=AsyncMessageLedger(client, settings.command_ttl_s),
             watcher=CommandWatcher(client),
             tokens=tokens,
             gate=build_gate(settings, client, tokens),

@@ -1,7 +1,14 @@
 """The Celery application both sides build: the gateway to publish, workers to consume.
 
-Settings make delivery at-least-once: late acks, reject on worker loss,
-prefetch 1, JSON only.
+Settings make delivery at-least-once: a message is acknowledged only after its
+task ran (late acks), a task whose process died goes back to the queue (reject
+on worker lost), a worker holds one message per process (prefetch 1), JSON
+only. On SIGTERM (with ``REMAP_SIGTERM=SIGQUIT``, see ``hookline.stack``) a
+worker gives running tasks ``worker_soft_shutdown_s`` to finish and returns the
+rest to the broker. RabbitMQ confirms every publish before it returns. On the
+Redis broker a message that nobody acknowledged is redelivered after the
+visibility timeout, so that timeout must outlast the longest a task can hold
+its message: a retry's countdown plus the task time limit (checked here).
 
 Task events cost a broker publish per task state, so they are off until someone
 watches: Flower turns the workers' events on when it starts (and every few
@@ -22,6 +29,9 @@ from core.task_display import RedactingAMQP, display_args
 from events import ConfigurationError
 
 EVENTS_QUEUE = "events"
+ADMIN_QUEUE = "admin"
+# The task that runs one hook again, on its own, after it failed.
+HOOK_TASK = "hookline.hook"
 
 
 def event_task_name(event: str) -> str:
@@ -38,12 +48,19 @@ def args_summary(kind: str, name: str, envelope_id: str, payload: Mapping[str, A
     return display_args([{"payload": dict(payload), kind: name, "id": envelope_id}])
 
 
-def make_celery(settings: Settings, queues: Iterable[str] = ()) -> Celery:
-    if settings.visibility_timeout_s <= settings.task_time_limit_s:
+def check_delivery_settings(settings: Settings) -> None:
+    """Refuse settings under which the broker would redeliver a task that is still running."""
+    held_s = settings.task_time_limit_s + settings.retry_backoff_max_s
+    if settings.visibility_timeout_s <= held_s:
         raise ConfigurationError(
             f"visibility_timeout_s ({settings.visibility_timeout_s}) must exceed "
-            f"task_time_limit_s ({settings.task_time_limit_s}), or running tasks are redelivered"
+            f"task_time_limit_s + retry_backoff_max_s ({held_s:g}): a message is held that "
+            "long at most, and one held longer is redelivered while its task still runs"
         )
+
+
+def make_celery(settings: Settings, queues: Iterable[str] = ()) -> Celery:
+    check_delivery_settings(settings)
     app = Celery("hookline", broker=settings.broker_url, set_as_current=False, amqp=RedactingAMQP)
     app.conf.update(
         task_serializer="json",
@@ -58,15 +75,25 @@ def make_celery(settings: Settings, queues: Iterable[str] = ()) -> Celery:
         task_send_sent_event=settings.task_events,
         task_track_started=True,
         task_time_limit=settings.task_time_limit_s,
-        task_soft_time_limit=max(1, settings.task_time_limit_s - 10),
+        task_soft_time_limit=soft_time_limit_s(settings.task_time_limit_s),
+        worker_soft_shutdown_timeout=settings.worker_soft_shutdown_s,
         broker_connection_retry_on_startup=True,
         broker_transport_options={
+            # Redis: redelivery of unacknowledged messages, and how often it is checked.
             "visibility_timeout": settings.visibility_timeout_s,
+            "unacked_restore_interval": settings.broker_restore_interval_s,
+            "unacked_restore_throttle": 1,
+            # RabbitMQ: publisher confirms, so a publish returns once the broker has it.
             "confirm_publish": True,
         },
-        task_queues=[Queue(name) for name in sorted({*queues, EVENTS_QUEUE})],  # type: ignore[no-untyped-call]
+        task_queues=[Queue(name) for name in sorted({*queues, EVENTS_QUEUE, ADMIN_QUEUE})],  # type: ignore[no-untyped-call]
         task_default_queue=EVENTS_QUEUE,
         worker_hijack_root_logger=False,
         enable_utc=True,
     )
     return app
+
+
+def soft_time_limit_s(time_limit_s: int) -> float:
+    """The soft limit leaves the task a tenth of its time (at least 1 s, at most 10 s) to stop."""
+    return time_limit_s - min(10.0, max(1.0, time_limit_s / 10))

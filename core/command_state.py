@@ -67,6 +67,24 @@ return redis.call('SCARD', KEYS[1])
 """
 
 
+# KEYS: hash, channel. ARGV: target, allowed predecessors, ttl, then the command's initial
+# field/value pairs, used when the hash has expired. Clears the last run's outcome.
+_REOPEN = """
+local current = redis.call('HGET', KEYS[1], 'status')
+if not current then
+  for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+elseif not string.find(',' .. ARGV[2] .. ',', ',' .. current .. ',', 1, true) then
+  return redis.error_reply('REFUSED ' .. current)
+end
+redis.call('HDEL', KEYS[1], 'error', 'result', 'finished_at', 'lease_until', 'last_error')
+redis.call('HSET', KEYS[1], 'status', ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'replays', 1)
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('PUBLISH', KEYS[2], ARGV[1])
+return current or false
+"""
+
+
 class CommandDocument(BaseModel):
     """What ``GET /commands/{id}`` shows."""
 
@@ -77,6 +95,7 @@ class CommandDocument(BaseModel):
     status: CommandStatus
     owner: str
     attempts: int
+    replays: int = 0
     submitted_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -120,6 +139,7 @@ def parse_document(
         status=CommandStatus(fields["status"]),
         owner=fields["owner"],
         attempts=int(fields.get("attempts", 0)),
+        replays=int(fields.get("replays", 0)),
         submitted_at=datetime.fromisoformat(fields["submitted_at"]),
         started_at=fields.get("started_at"),
         finished_at=fields.get("finished_at"),
@@ -138,6 +158,7 @@ class CommandStateStore:
         self._ttl_s = ttl_s
         self._transition = client.register_script(_TRANSITION)
         self._settle = client.register_script(_SETTLE)
+        self._reopen = client.register_script(_REOPEN)
 
     def transition(
         self, command_id: str, target: CommandStatus, lease_s: float = 0, **fields: str
@@ -184,6 +205,24 @@ class CommandStateStore:
         """Drop commands the broker never took, so nothing is half-accepted."""
         if command_ids:
             self._redis.delete(*(keys.command(command_id) for command_id in command_ids))
+
+    def reopen(self, command: Command) -> CommandStatus | None:
+        """``dead → accepted`` for an operator's replay; recreates an expired command.
+
+        The previous status, or None when the command had expired. Only a replay calls
+        this: it is the one way out of ``dead``.
+        """
+        target = CommandStatus.ACCEPTED
+        allowed = ",".join(sorted(predecessors(target)))
+        pairs = [item for pair in initial_fields(command).items() for item in pair]
+        try:
+            previous = self._reopen(
+                keys=[keys.command(command.id), keys.command_changes(command.id)],
+                args=[target.value, allowed, self._ttl_s, *pairs],
+            )
+        except redis.ResponseError as e:
+            raise _refusal(command.id, target, str(e)) from e
+        return CommandStatus(previous) if previous else None
 
     def expect_events(self, command_id: str, event_ids: list[str]) -> None:
         """Mark events as pending before they are published, so none settles unseen."""

@@ -78,3 +78,21 @@ COMMAND_PREFIX = f"{PREFIX}:cmd:"
 def idempotency(digest: str) -> str:
     """String: the command an Idempotency-Key stands for; ``digest`` hashes caller and key."""
     return f"{PREFIX}:idem:{digest}"
+
+
+def message(task_id: str) -> str:
+    """String: a published message not yet started (JSON), or ``started`` as a tombstone."""
+    return f"{PREFIX}:msg:{task_id}"
+
+
+def messages_due(queue: str) -> str:
+    """Sorted set: ids of the queue's messages not yet started, scored by when they are due."""
+    return f"{PREFIX}:msgs:{queue}:due"
+
+
+def messages_started(queue: str) -> str:
+    """String: the latest due time among the queue's messages that have started."""
+    return f"{PREFIX}:msgs:{queue}:started"
+
+
+REDELIVERY_LOCK = f"{PREFIX}:msgs:sweep-lock"

@@ -67,10 +67,27 @@ class Settings(BaseSettings):
     heartbeat_interval_s: float = 2.0
     heartbeat_ttl_s: int = 10
     broker_publish_timeout_s: float = 5.0
+    # Delivery (see core/celery_app.py). A task running longer than the time limit is
+    # killed and redelivered; the Redis broker redelivers a message nobody acknowledged
+    # within the visibility timeout, so that must outlast a task's longest wait plus run.
     task_time_limit_s: int = 120
     visibility_timeout_s: int = 3600
-    command_max_retries: int = 3
-    retry_backoff_max_s: int = 60
+    # How often a worker looks for messages abandoned past the visibility timeout (Redis).
+    broker_restore_interval_s: int = 10
+    # On SIGTERM running tasks get this long to finish; the rest go back to the broker.
+    # Keep it below the supervisor's grace period (docker compose and `hookline up`: 10 s).
+    worker_soft_shutdown_s: float = 8.0
+    # The retry policy (workers/retry.py), the same for commands and for each hook.
+    # A store or the broker not answering is likely to heal: many tries, spread out.
+    # Any other error is likely to repeat: a few tries, then a dead letter.
+    # A message not started although messages of its queue due this much later have
+    # started was lost by the broker (see core/redelivery.py); workers look every sweep.
+    redelivery_grace_s: float = 60.0
+    redelivery_sweep_s: float = 10.0
+    transient_max_retries: int = 10
+    poison_max_retries: int = 3
+    retry_backoff_base_s: float = 1.0
+    retry_backoff_max_s: float = 60.0
     # Celery task events from the start; without it Flower switches them on when it runs.
     task_events: bool = False
 

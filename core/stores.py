@@ -9,12 +9,20 @@ from typing import Any
 
 import redis
 import redis.asyncio
+import redis.asyncio.retry
+import redis.retry
 from pymongo import MongoClient
 from pymongo.database import Database
+from redis.backoff import ExponentialWithJitterBackoff
 
 from core.settings import Settings
 
 MongoDocument = dict[str, Any]
+
+# redis-py retries a failed command itself; a couple of quick tries ride over a reconnect.
+# Longer outages are the retry policy's business (workers) or a 503 (gateway), not a stall.
+REDIS_RETRIES = 2
+REDIS_BACKOFF = ExponentialWithJitterBackoff(cap=0.5, base=0.05)
 
 
 def connect_mongo(settings: Settings) -> MongoClient[MongoDocument]:
@@ -43,6 +51,7 @@ def connect_redis(settings: Settings) -> redis.Redis:
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s,
         health_check_interval=30,
+        retry=redis.retry.Retry(REDIS_BACKOFF, REDIS_RETRIES),
     )
 
 
@@ -54,4 +63,5 @@ def connect_async_redis(settings: Settings) -> redis.asyncio.Redis:
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s,
         health_check_interval=30,
+        retry=redis.asyncio.retry.Retry(REDIS_BACKOFF, REDIS_RETRIES),
     )

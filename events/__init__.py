@@ -1,6 +1,14 @@
 """The bus vocabulary: envelopes, command status, the event catalogue and the hook registry."""
 
 from events.catalogue import WILDCARD, EventCatalogue, EventSpec
+from events.dead_letters import (
+    DeadLetter,
+    DeadLetterKind,
+    DeadLetterQuery,
+    DeadLetterRef,
+    DeadLetterStatus,
+    FailureKind,
+)
 from events.envelopes import Actor, Command, CommandOutcome, CommandResult, Event, new_id, utc_now
 from events.errors import (
     ConfigurationError,
@@ -12,6 +20,7 @@ from events.errors import (
     InvalidTransition,
     NotFound,
     RegistrationError,
+    Transient,
     Unauthorized,
 )
 from events.hooks import DEFAULT_PRIORITY, EventSink, HookHandler, HookRegistry, RegisteredHook
@@ -31,11 +40,17 @@ __all__ = [
     "CommandStatus",
     "ConfigurationError",
     "Conflict",
+    "DeadLetter",
+    "DeadLetterKind",
+    "DeadLetterQuery",
+    "DeadLetterRef",
+    "DeadLetterStatus",
     "DomainError",
     "Event",
     "EventCatalogue",
     "EventSink",
     "EventSpec",
+    "FailureKind",
     "Forbidden",
     "HookHandler",
     "HookRegistry",
@@ -48,6 +63,7 @@ __all__ = [
     "Problem",
     "RegisteredHook",
     "RegistrationError",
+    "Transient",
     "Unauthorized",
     "check_transition",
     "new_id",

@@ -81,6 +81,18 @@ class RegistrationError(ConfigurationError):
     title = "Registration error"
 
 
+class Transient(HooklineError):
+    """A condition expected to pass (contention, a dependency that did not answer).
+
+    The retry policy gives these more tries than other failures; raise it (or a
+    subclass) when trying again later is likely to succeed.
+    """
+
+    status = 503
+    problem = "temporarily-unavailable"
+    title = "Temporarily unavailable"
+
+
 class InvalidTransition(HooklineError):
     """A command status change that the lifecycle does not allow."""
 

@@ -24,6 +24,8 @@ TERMINAL = frozenset({CommandStatus.SUCCEEDED, CommandStatus.FAILED, CommandStat
 
 # accepted → running → succeeded | failed, retrying between runs, dead after the last retry.
 # ``running → running`` is a redelivery after a worker died mid-run.
+# ``dead → accepted`` is an operator's replay of a dead letter, and nothing else: only
+# ``CommandStateStore.reopen`` asks for it. Succeeded and failed are final.
 ALLOWED: dict[CommandStatus, frozenset[CommandStatus]] = {
     CommandStatus.ACCEPTED: frozenset({CommandStatus.RUNNING}),
     CommandStatus.RUNNING: frozenset(
@@ -38,7 +40,7 @@ ALLOWED: dict[CommandStatus, frozenset[CommandStatus]] = {
     CommandStatus.RETRYING: frozenset({CommandStatus.RUNNING, CommandStatus.DEAD}),
     CommandStatus.SUCCEEDED: frozenset(),
     CommandStatus.FAILED: frozenset(),
-    CommandStatus.DEAD: frozenset(),
+    CommandStatus.DEAD: frozenset({CommandStatus.ACCEPTED}),
 }
 
 

@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict
 
 class HookRunStatus(StrEnum):
     SUCCEEDED = "succeeded"
-    FAILED = "failed"
+    FAILED = "failed"  # this try failed; another is scheduled
+    DEAD = "dead"  # the last try failed; a dead letter records it
     SKIPPED = "skipped"
 
 
@@ -22,6 +23,6 @@ class HookRun(BaseModel):
     handler: str
     priority: int
     status: HookRunStatus
-    attempts: int
+    attempts: int  # which try of this hook on this event the record is about
     duration_ms: float
     error: str | None = None

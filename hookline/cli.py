@@ -25,6 +25,7 @@ from core.settings import Settings
 from hookline.admin import AdminAction, UnknownUser, change_admin_role
 from hookline.processes import ProcessGroup
 from hookline.stack import (
+    SOFT_SHUTDOWN_ENV,
     ServerHandle,
     Stack,
     StackConfig,
@@ -216,6 +217,8 @@ def _exec(argv: list[str]) -> NoReturn:
 
 def _run_worker(_args: argparse.Namespace) -> int:
     os.environ.update(worker_env(os.environ, StackConfig.from_env(os.environ).data_dir))
+    for name, value in SOFT_SHUTDOWN_ENV.items():
+        os.environ.setdefault(name, value)
     _exec(worker_command())
 
 
@@ -265,5 +268,6 @@ register(
 )
 
 
-# The operator and module-author subcommands register themselves on import.
+# Subcommands kept in their own modules register themselves on import.
+import hookline.dead_letter_commands  # noqa: E402
 import hookline.operator_commands  # noqa: E402, F401

@@ -39,6 +39,9 @@ DEFAULT_FLOWER_PORT = 5555
 JWT_SECRET_NAME = "jwt_secret"
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LOG_FORMAT_ENV = "HOOKLINE_LOG_FORMAT"
+# Celery reads this at start: SIGTERM then gives running tasks worker_soft_shutdown_s to
+# finish and returns the rest to the broker, instead of waiting for every task however long.
+SOFT_SHUTDOWN_ENV = {"REMAP_SIGTERM": "SIGQUIT"}
 
 REDIS_START_TIMEOUT_S = 15.0
 MONGO_START_TIMEOUT_S = 30.0
@@ -92,6 +95,7 @@ class StackConfig:
             "HOOKLINE_DATA_DIR": str(self.data_dir),
             # Forwarded output should appear as it is written, not when a buffer fills.
             "PYTHONUNBUFFERED": "1",
+            **SOFT_SHUTDOWN_ENV,
         }
 
     @property

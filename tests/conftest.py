@@ -7,6 +7,7 @@ talk to it over real HTTP.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
@@ -22,9 +23,15 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from hookline.processes import spawn, terminate
-from hookline.stack import ensure_jwt_secret, gateway_command, worker_command, worker_env
+from hookline.stack import (
+    SOFT_SHUTDOWN_ENV,
+    ensure_jwt_secret,
+    gateway_command,
+    worker_command,
+    worker_env,
+)
 from tests.e2e.helpers import PASSWORD, bearer, login, register
-from tests.stack_fixtures import Servers, free_port, servers
+from tests.stack_fixtures import Servers, free_port, purge_queues, rabbitmq_or_skip, servers
 
 __all__ = ["servers"]
 
@@ -62,6 +69,7 @@ def stack_env(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> dic
     ensure_jwt_secret(data_dir)
     return {
         **os.environ,
+        **SOFT_SHUTDOWN_ENV,
         "REDIS_URL": servers.redis_url,
         "BROKER_URL": servers.redis_url,
         "MONGO_URL": servers.mongo_url,
@@ -81,19 +89,70 @@ def stack(
 ) -> Iterator[RunningStack]:
     """A Celery worker (prefork, 2 processes) and a uvicorn gateway, for the whole session."""
     redis.Redis.from_url(stack_env["REDIS_URL"]).flushdb()
-    logs = tmp_path_factory.mktemp("logs")
+    with running_stack(stack_env, tmp_path_factory.mktemp("logs")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def rabbitmq_stack(
+    stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningStack]:
+    """The same pipeline with RabbitMQ as the broker (state stays in Redis).
+
+    Module-scoped, so no consumer of these queues outlives the module using it.
+    """
+    env = {
+        **stack_env,
+        "BROKER_URL": rabbitmq_or_skip(),
+        "HOOKLINE_MONGO_DB": stack_env["HOOKLINE_MONGO_DB"] + "_amqp",
+        # Its own metrics port and directory: a worker clears its directory when it starts.
+        "HOOKLINE_WORKER_METRICS_PORT": str(free_port()),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("metrics-amqp")),
+    }
+    purge_queues(env)
+    with running_stack(env, tmp_path_factory.mktemp("logs-amqp")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module", params=["redis", "rabbitmq"])
+def pipeline(request: pytest.FixtureRequest) -> RunningStack:
+    """The running stack on each broker: Redis, then RabbitMQ where it answers."""
+    running: RunningStack = request.getfixturevalue(
+        "stack" if request.param == "redis" else "rabbitmq_stack"
+    )
+    return running
+
+
+@pytest.fixture
+def pipeline_client(pipeline: RunningStack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=pipeline.base_url, timeout=40) as c:
+        yield c
+
+
+@pytest.fixture
+def pipeline_store(pipeline: RunningStack) -> Iterator[Database[dict[str, Any]]]:
+    """The database the pipeline's workers write to."""
+    client: MongoClient[dict[str, Any]] = MongoClient(pipeline.env["MONGO_URL"], tz_aware=True)
+    yield client[pipeline.env["HOOKLINE_MONGO_DB"]]
+    client.close()
+
+
+@contextlib.contextmanager
+def running_stack(env: dict[str, str], logs: Path) -> Iterator[RunningStack]:
+    """A worker and a gateway with ``env``, healthy, stopped on exit; their logs in ``logs``."""
     port = free_port()
     with (
         (logs / "worker.log").open("wb") as worker_log,
         (logs / "gateway.log").open("wb") as gw_log,
     ):
-        worker_environment = worker_env(stack_env, Path(stack_env["HOOKLINE_DATA_DIR"]))
-        worker = spawn(worker_command(), worker_environment, output=worker_log)
-        gateway = spawn(gateway_command(port), stack_env, output=gw_log)
+        worker = spawn(
+            worker_command(), worker_env(env, Path(env["HOOKLINE_DATA_DIR"])), output=worker_log
+        )
+        gateway = spawn(gateway_command(port), env, output=gw_log)
         try:
             base_url = f"http://127.0.0.1:{port}"
             await_healthy(base_url, [worker, gateway], [logs / "worker.log", logs / "gateway.log"])
-            yield RunningStack(base_url, stack_env, Path(stack_env["HOOKLINE_DATA_DIR"]), logs)
+            yield RunningStack(base_url, env, Path(env["HOOKLINE_DATA_DIR"]), logs)
         finally:
             terminate(gateway)
             terminate(worker)

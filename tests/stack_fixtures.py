@@ -21,7 +21,10 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from kombu import Connection
 
+from core.celery_app import make_celery
+from core.settings import Settings
 from hookline.stack import (
     DEFAULT_REDIS_URL,
     PROBE_TIMEOUT_S,
@@ -30,9 +33,13 @@ from hookline.stack import (
     mongo_answers,
     redis_answers,
 )
+from modules import discover
 
 # Parallel test runs on one Redis each take their own database (queues live there too).
 TEST_REDIS_DB = int(os.environ.get("HOOKLINE_TEST_REDIS_DB", "15"))
+# The pipeline tests run on RabbitMQ too when it answers here. Test runs sharing one
+# RabbitMQ at the same time must each name a vhost of their own (queue names are fixed).
+TEST_AMQP_URL = os.environ.get("HOOKLINE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,40 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def rabbitmq_or_skip(url: str = TEST_AMQP_URL, timeout_s: float = 2.0) -> str:
+    """``url`` if RabbitMQ takes a connection there; skip if nothing listens; fail otherwise.
+
+    Only a broker that does not answer is a reason to skip: one that answers but refuses
+    (credentials, vhost) is a broken setup the test run must report.
+    """
+    try:
+        with Connection(url, connect_timeout=timeout_s) as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0, timeout=timeout_s)
+    except Exception as e:  # told apart below: nothing listening, or a refusal
+        parts = urlsplit(url)
+        where = (parts.hostname or "127.0.0.1", parts.port or 5672)
+        try:
+            socket.create_connection(where, timeout=timeout_s).close()
+        except OSError:
+            pytest.skip(f"RabbitMQ does not answer at {where[0]}:{where[1]}")
+        pytest.fail(f"RabbitMQ answers at {where[0]}:{where[1]} but refused {url}: {e}")
+    return url
+
+
+def purge_queues(env: dict[str, str]) -> None:
+    """Empty Hookline's queues on the broker ``env`` names (left over by an earlier run)."""
+    settings = Settings(BROKER_URL=env["BROKER_URL"])  # type: ignore[call-arg]
+    app = make_celery(settings, queues=tuple(discover()))
+    try:
+        with app.connection_for_write() as connection, connection.channel() as channel:
+            for queue in app.conf.task_queues:
+                bound = queue.bind(channel)
+                bound.declare()
+                bound.purge()
+    finally:
+        app.close()
 
 
 def with_redis_db(url: str, db: int) -> str:

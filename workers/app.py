@@ -9,6 +9,7 @@ it stops.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from celery import Celery, signals
@@ -25,6 +26,15 @@ blueprint = Blueprint.from_settings(settings)
 app: Celery = make_celery(settings, queues=blueprint.queues)
 blueprint.register_tasks(app)
 observability.install(app, blueprint.queues)
+
+
+@signals.worker_init.connect  # type: ignore[untyped-decorator]
+def _check_shutdown_mode(**_: Any) -> None:
+    if os.environ.get("REMAP_SIGTERM") != "SIGQUIT":
+        log.warning(
+            "REMAP_SIGTERM is not SIGQUIT: SIGTERM waits for every running task however long, "
+            "instead of a soft shutdown that returns unfinished work to the broker"
+        )
 
 
 @signals.worker_process_init.connect  # type: ignore[untyped-decorator]

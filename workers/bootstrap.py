@@ -8,22 +8,29 @@ stops ``celery worker`` before it consumes anything.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from celery import Celery
 
+from core.celery_app import ADMIN_QUEUE, EVENTS_QUEUE
 from core.settings import Settings
-from events import EventCatalogue
+from events import EventCatalogue, RegistrationError
 from modules import BaseModule, discover
 from modules.introspection import declared
 from workers.heartbeat import Heartbeat
 from workers.orchestrators import DEFAULT_PACKAGES, orchestrator_for
+from workers.redelivery import Redeliverer, RedeliveryLoop
 from workers.runtime import Runtime
 from workers.services import WorkerServices
 from workers.tasks import register_tasks
 
 log = logging.getLogger(__name__)
+
+# Closing clients talks to the servers (pymongo ends its sessions); a frozen server must
+# not hold up a shutdown, so the process stops waiting after this long.
+CLOSE_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,11 @@ class Blueprint:
         orchestrator_packages: tuple[str, ...] = DEFAULT_PACKAGES,
     ) -> Blueprint:
         """Check every declaration against its orchestrator, then order and register hooks."""
+        reserved = {ADMIN_QUEUE, EVENTS_QUEUE} & set(classes)
+        if reserved:
+            raise RegistrationError(
+                f"module name {reserved.pop()!r} is reserved for a platform queue"
+            )
         for module_class in classes.values():
             orchestrator_for(module_class, orchestrator_packages).check_declarations(module_class)
         found = declared(classes)  # the same registration checks a worker's registry makes
@@ -65,8 +77,15 @@ def start_runtime(app: Celery, settings: Settings, blueprint: Blueprint) -> Runt
     )
     heartbeat = Heartbeat(runtime)
     heartbeat.start()
+    redelivery = RedeliveryLoop(
+        Redeliverer(services.ledger, services.redis, app, settings),
+        (*blueprint.queues, EVENTS_QUEUE, ADMIN_QUEUE),
+        settings.redelivery_sweep_s,
+    )
+    redelivery.start()
     app.hookline_runtime = runtime
     app.hookline_heartbeat = heartbeat
+    app.hookline_redelivery = redelivery
     log.info(
         "hookline runtime started: %s",
         ", ".join(f"{r.name}={r.state}" for r in runtime.modules.reports.values()),
@@ -77,9 +96,21 @@ def start_runtime(app: Celery, settings: Settings, blueprint: Blueprint) -> Runt
 def stop_runtime(app: Celery) -> None:
     heartbeat: Heartbeat | None = getattr(app, "hookline_heartbeat", None)
     runtime: Runtime | None = getattr(app, "hookline_runtime", None)
+    redelivery: RedeliveryLoop | None = getattr(app, "hookline_redelivery", None)
+    if redelivery is not None:
+        redelivery.stop()
     if heartbeat is not None:
         heartbeat.stop()
     if runtime is not None:
-        runtime.services.close()
+        _close_within(runtime.services.close, CLOSE_TIMEOUT_S)
     app.hookline_runtime = None
     app.hookline_heartbeat = None
+    app.hookline_redelivery = None
+
+
+def _close_within(close: Callable[[], None], timeout_s: float) -> None:
+    closer = threading.Thread(target=close, name="hookline-close", daemon=True)
+    closer.start()
+    closer.join(timeout_s)
+    if closer.is_alive():
+        log.warning("stores did not close within %.0f s; leaving them to the exit", timeout_s)

@@ -1,4 +1,8 @@
-"""Publishing events on the broker, one Celery task per event name."""
+"""Publishing on the broker: one Celery task per event name, and hook retries.
+
+Every message is noted in the message ledger first, so one the broker loses is
+sent again (``core.redelivery``).
+"""
 
 from __future__ import annotations
 
@@ -6,21 +10,38 @@ from collections.abc import Iterable
 
 from celery import Celery
 
-from core.celery_app import EVENTS_QUEUE, args_summary, event_task_name
-from events import Event
+from core.celery_app import EVENTS_QUEUE, HOOK_TASK, event_task_name
+from core.redelivery import MessageLedger, SentMessage, send
+from events import Event, new_id
 
 
 class EventBus:
-    def __init__(self, celery: Celery) -> None:
+    def __init__(self, celery: Celery, ledger: MessageLedger | None = None) -> None:
         self._celery = celery
+        self._ledger = ledger
 
     def publish(self, events: Iterable[Event]) -> None:
         for event in events:
-            self._celery.send_task(
-                event_task_name(event.name),
-                args=[event.model_dump(mode="json")],
-                queue=EVENTS_QUEUE,
-                task_id=event.id,
-                argsrepr=args_summary("event", event.name, event.id, event.payload),
-                kwargsrepr="{}",
+            message = SentMessage.now(
+                event.id, event_task_name(event.name), EVENTS_QUEUE, [event.model_dump(mode="json")]
             )
+            send(self._celery, self._ledger, message)
+
+    def retry_hook(
+        self,
+        event: Event,
+        hook_key: str,
+        attempt: int,
+        countdown_s: float,
+        replay_of: str | None = None,
+    ) -> None:
+        """Run one hook on ``event`` again, on its own, in ``countdown_s`` seconds."""
+        message = SentMessage.now(
+            new_id(),
+            HOOK_TASK,
+            EVENTS_QUEUE,
+            [event.model_dump(mode="json"), hook_key],
+            keywords={"attempt": attempt, "replay_of": replay_of},
+            countdown_s=countdown_s,
+        )
+        send(self._celery, self._ledger, message)

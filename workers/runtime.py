@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -18,18 +17,20 @@ from events import (
     Event,
     EventCatalogue,
     HookRegistry,
-    HookRun,
     HookRunStatus,
     InvalidInput,
     InvalidTransition,
     Problem,
-    RegisteredHook,
 )
 from modules import BaseModule, LoadResult, Route, load_all
-from workers.context import CommandContext, HookContext
-from workers.metrics import observe_hook_run
+from workers.admin import AdminCommands
+from workers.context import CommandContext
+from workers.dead_letters import Replayer
+from workers.failures import Failures
+from workers.hook_runner import HookRunner
 from workers.orchestrator import Orchestrator
 from workers.orchestrators import orchestrator_for
+from workers.retry import RetryPolicy
 from workers.services import WorkerServices
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,13 @@ class Runtime:
             for orch in self.modules.loaded.values()
             for route in orch.module.routes
         }
+        services.dead_letters.ensure_indexes()
+        self.failures = Failures(services, RetryPolicy.from_settings(services.settings))
+        self.hook_runner = HookRunner(self.hooks, catalogue, services, self.failures)
+        self.admin = AdminCommands(
+            services.dead_letters,
+            Replayer(services.dead_letters, services.state, services.celery, services.ledger),
+        )
 
     def _start(self, module_class: type[BaseModule]) -> Orchestrator[BaseModule]:
         secrets = self.services.secrets.resolve_all(
@@ -109,6 +117,8 @@ class Runtime:
 
     def _call_handler(self, command: Command, ctx: CommandContext) -> CommandResult:
         target = self.commands.get(command.name)
+        if target is None and self.admin.handles(command.name):
+            return self.admin.run(command)
         if target is None:
             raise DomainError(f"no loaded module handles command {command.name!r}")
         return target.orchestrator.run(target.route, ctx, _parse_request(target.route, command))
@@ -117,37 +127,17 @@ class Runtime:
         self.services.state.expect_events(command_id, [e.id for e in events])
         self.services.bus.publish(events)
 
-    # -- events -----------------------------------------------------------------------------
+    # -- events ---------------------------------------------------------------------------
 
     def run_event(self, event: Event) -> None:
         """Run every hook for ``event`` in order, skipping the ones that already completed."""
-        for hook in self.hooks.hooks_for(event.name):
-            if self.services.hook_runs.is_done(event.id, hook.key):
-                continue
-            succeeded = self._run_hook(hook, event)
-            if not succeeded and hook.critical:
-                log.error("critical hook %s failed; later hooks for %s not run", hook.key, event.id)
-                break
-        self.services.state.settle(event.command_id, event.id)
+        self.hook_runner.run_event(event)
 
-    def _run_hook(self, hook: RegisteredHook, event: Event) -> bool:
-        ctx = HookContext.for_hook(
-            event, hook.key, self.catalogue, self.services.settings.max_event_depth
-        )
-        started = time.perf_counter()
-        error: str | None = None
-        try:
-            hook.handler(event, ctx)
-        except Exception as e:  # isolation boundary: one hook must not stop the others
-            log.exception("hook %s failed on event %s", hook.key, event.id)
-            error = f"{type(e).__name__}: {e}"
-        if error is None:
-            self._publish(event.command_id, ctx.events)
-            self.services.hook_runs.mark_done(event.id, hook.key)
-        run = _hook_run(hook, event, started, error)
-        self.services.state.record_hook_run(event.command_id, run)
-        observe_hook_run(run)
-        return error is None
+    def run_hook(
+        self, event: Event, hook_key: str, attempt: int, replay_of: str | None = None
+    ) -> HookRunStatus:
+        """Try one hook again (a retry or a replay)."""
+        return self.hook_runner.run_hook(event, hook_key, attempt, replay_of)
 
 
 def _parse_request(route: Route, command: Command) -> BaseModel | None:
@@ -158,17 +148,3 @@ def _parse_request(route: Route, command: Command) -> BaseModel | None:
     except ValidationError as e:
         errors = json.loads(e.json(include_url=False))
         raise InvalidInput("the command payload is invalid", errors=errors) from e
-
-
-def _hook_run(hook: RegisteredHook, event: Event, started: float, error: str | None) -> HookRun:
-    return HookRun(
-        event=event.name,
-        event_id=event.id,
-        module=hook.module,
-        handler=hook.handler_name,
-        priority=hook.priority,
-        status=HookRunStatus.FAILED if error else HookRunStatus.SUCCEEDED,
-        attempts=1,
-        duration_ms=round((time.perf_counter() - started) * 1000, 3),
-        error=error,
-    )

@@ -12,11 +12,13 @@ from pymongo.database import Database
 
 from core.command_state import CommandStateStore
 from core.read_models import ReadModelStore
+from core.redelivery import MessageLedger
 from core.secrets import SecretsChain
 from core.security import ApiKeyRegistry, PasswordHasher, SessionStore, TokenService
 from core.settings import Settings
 from core.stores import connect_mongo, connect_redis, mongo_database
 from workers.bus import EventBus
+from workers.dead_letters import DeadLetterStore
 from workers.hook_runs import HookRunLedger
 
 MongoDocument = dict[str, Any]
@@ -31,7 +33,10 @@ class WorkerServices:
     state: CommandStateStore
     read_models: ReadModelStore
     hook_runs: HookRunLedger
+    dead_letters: DeadLetterStore
+    ledger: MessageLedger
     bus: EventBus
+    celery: Celery
     secrets: SecretsChain
     passwords: PasswordHasher
     tokens: TokenService
@@ -44,6 +49,7 @@ class WorkerServices:
         mongo = connect_mongo(settings)
         db = mongo_database(mongo, settings)
         client = connect_redis(settings)
+        ledger = MessageLedger(client, settings.command_ttl_s)
         return cls(
             settings=settings,
             mongo=mongo,
@@ -52,7 +58,10 @@ class WorkerServices:
             state=CommandStateStore(client, settings.command_ttl_s),
             read_models=ReadModelStore(client, settings.read_model_ttl_s),
             hook_runs=HookRunLedger(db),
-            bus=EventBus(celery),
+            dead_letters=DeadLetterStore(db),
+            ledger=ledger,
+            bus=EventBus(celery, ledger),
+            celery=celery,
             secrets=secrets,
             passwords=PasswordHasher(),
             tokens=TokenService.from_settings(settings, secrets),

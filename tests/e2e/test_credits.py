@@ -39,8 +39,11 @@ def test_register_opens_a_wallet_within_the_same_wait(client: httpx.Client) -> N
     assert {m["event"] for m in inbox} == {"user_created", "wallet_credited"}
 
 
-def test_deposit_and_withdraw_move_the_balance(client: httpx.Client, store: Database[Doc]) -> None:
+def test_deposit_and_withdraw_move_the_balance(
+    pipeline_client: httpx.Client, pipeline_store: Database[Doc]
+) -> None:
     """Deposit and withdraw answer the new balance; each writes one ledger entry."""
+    client, store = pipeline_client, pipeline_store
     user_id, auth = signed_up(client)
     deposit = client.post("/wallet/deposit", json={"amount": 25}, headers={**auth, **WAIT})
     assert (deposit.status_code, deposit.json()) == (200, {"balance": 125})
@@ -74,13 +77,14 @@ def test_withdrawing_more_than_the_balance_is_409(client: httpx.Client) -> None:
 
 
 def test_200_concurrent_withdrawals_of_1_from_100(
-    stack: RunningStack, client: httpx.Client, store: Database[Doc]
+    pipeline: RunningStack, pipeline_client: httpx.Client, pipeline_store: Database[Doc]
 ) -> None:
     """Exactly 100 succeed and 100 get 409; the balance ends at 0 with 100 withdrawal entries."""
+    client, store = pipeline_client, pipeline_store
     user_id, auth = signed_up(client)
 
     async def withdraw_all() -> list[int]:
-        async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as c:
+        async with httpx.AsyncClient(base_url=pipeline.base_url, timeout=60) as c:
             calls = [
                 c.post("/wallet/withdraw", json={"amount": 1}, headers={**auth, **WAIT})
                 for _ in range(200)

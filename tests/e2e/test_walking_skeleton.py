@@ -16,8 +16,9 @@ from tests.e2e.helpers import bearer, login, new_user, poll, register
 pytestmark = pytest.mark.e2e
 
 
-def test_register_and_wait_gives_201_and_a_hook_trace(client: httpx.Client) -> None:
+def test_register_and_wait_gives_201_and_a_hook_trace(pipeline_client: httpx.Client) -> None:
     """Prefer: wait=10 answers 201 with the user, and the trace shows audit ran for user_created."""
+    client = pipeline_client
     user = new_user()
     response = register(client, user)
     assert response.status_code == 201, response.text
@@ -128,7 +129,8 @@ def test_health_and_module_status(client: httpx.Client) -> None:
     health = client.get("/health")
     assert health.status_code == 200
     checks = health.json()["checks"]
-    assert (checks["redis"], checks["mongo"]) == ("ok", "ok") and checks["workers"] >= 1
+    assert (checks["redis"], checks["broker"], checks["mongo"]) == ("ok", "ok", "ok")
+    assert checks["workers"] >= 1
     status = client.get("/modules/status").json()
     assert status["load_order"].index("audit") >= 0
     assert {m["name"]: m["state"] for m in status["modules"]}["user_management"] == "loaded"

@@ -19,6 +19,7 @@ PERMITTED = {
     (S.RUNNING, S.DEAD),
     (S.RETRYING, S.RUNNING),
     (S.RETRYING, S.DEAD),
+    (S.DEAD, S.ACCEPTED),
 }
 REFUSED = sorted(set(itertools.product(S, S)) - PERMITTED)
 
@@ -36,9 +37,16 @@ def test_other_transitions_are_refused(current: S, target: S) -> None:
         check_transition(current, target)
 
 
-def test_terminal_statuses_have_no_way_out() -> None:
-    """Succeeded, failed and dead are final."""
-    assert all(not ALLOWED[s] for s in S if s.is_terminal)
+def test_succeeded_and_failed_have_no_way_out() -> None:
+    """Succeeded and failed are final."""
+    assert not ALLOWED[S.SUCCEEDED] and not ALLOWED[S.FAILED]
+
+
+def test_dead_only_reopens_to_accepted() -> None:
+    """Dead is terminal, and its one way out is an operator's replay back to accepted."""
+    assert S.DEAD.is_terminal
+    assert ALLOWED[S.DEAD] == {S.ACCEPTED}
+    assert predecessors(S.ACCEPTED) == {S.DEAD}
 
 
 def test_predecessors_mirror_the_table() -> None:

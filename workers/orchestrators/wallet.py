@@ -20,7 +20,7 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from events import CommandResult, Event, EventSink, HooklineError, NotFound, utc_now
+from events import CommandResult, Event, EventSink, NotFound, Transient, utc_now
 from modules.wallet import WalletModule
 from modules.wallet.models import AmountRequest, Balance, BalanceResult, LedgerEntry, Operation
 from workers.context import CommandContext
@@ -33,8 +33,8 @@ IN_FLIGHT = "ops_in_flight"
 MAX_CONFLICTS = 50
 
 
-class WalletContention(HooklineError):
-    """The wallet changed under every try; a transient condition the retry policy handles."""
+class WalletContention(Transient):
+    """The wallet changed under every try; the retry policy tries again later."""
 
 
 class WalletOrchestrator(Orchestrator[WalletModule]):

@@ -1,0 +1,173 @@
+"""The message ledger: what was published and has not started yet, so a lost message is sent again.
+
+Late acks cover a worker dying while it holds a message. They do not cover one
+window of the Redis broker: BRPOP takes a message off its list before the
+worker records it as unacknowledged, so a worker killed in between loses it.
+Hookline therefore notes every message it publishes (id, task, arguments,
+queue, due time) and deletes the note when a worker starts the task. Queues are
+first in, first out: when messages of a queue that were due well after a noted
+one (``grace``) have started, the noted one was lost, and a worker sends it
+again (``workers.redelivery``). A message sent twice is harmless: commands,
+events and hooks are idempotent by id.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, cast
+
+import redis
+import redis.asyncio
+from celery import Celery
+from pydantic import BaseModel, ConfigDict
+
+from core import keys
+
+TOMBSTONE = "started"
+# How long a start is remembered for a note that the gateway writes after publishing.
+TOMBSTONE_TTL_S = 300
+
+# KEYS: note, due set. ARGV: json, due, ttl, id, only if not started ('1' or '0').
+_RECORD = """
+if ARGV[5] == '1' and redis.call('GET', KEYS[1]) == 'started' then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return 1
+"""
+
+# KEYS: due set, started mark, note. ARGV: id, tombstone ttl. The mark follows the
+# message's own due time (in its note), not its score, which a resend moves to the back.
+_STARTED = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score then
+  redis.call('SET', KEYS[3], 'started', 'EX', ARGV[2])
+  return 0
+end
+local due = tonumber(score)
+local note = redis.call('GET', KEYS[3])
+if note and note ~= 'started' then due = tonumber(cjson.decode(note)['due']) end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[3])
+if due > tonumber(redis.call('GET', KEYS[2]) or '0') then
+  redis.call('SET', KEYS[2], string.format('%.6f', due))
+end
+return 1
+"""
+
+
+class SentMessage(BaseModel):
+    """A task message as published, enough to publish it again."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task_id: str
+    task: str
+    queue: str
+    args: list[Any]
+    keywords: dict[str, Any] = {}
+    due: float
+
+    @classmethod
+    def now(
+        cls,
+        task_id: str,
+        task: str,
+        queue: str,
+        arguments: list[Any],
+        *,
+        keywords: dict[str, Any] | None = None,
+        countdown_s: float = 0.0,
+    ) -> SentMessage:
+        """A message published now, due after ``countdown_s``."""
+        return cls(
+            task_id=task_id,
+            task=task,
+            queue=queue,
+            args=arguments,
+            keywords=keywords or {},
+            due=time.time() + countdown_s,
+        )
+
+
+def _record_call(message: SentMessage, ttl_s: int, unless_started: bool) -> dict[str, Any]:
+    return {
+        "keys": [keys.message(message.task_id), keys.messages_due(message.queue)],
+        "args": [
+            message.model_dump_json(),
+            f"{message.due:.6f}",
+            ttl_s,
+            message.task_id,
+            "1" if unless_started else "0",
+        ],
+    }
+
+
+class MessageLedger:
+    """The worker side: notes what it publishes, marks starts, finds lost messages."""
+
+    def __init__(self, client: redis.Redis, ttl_s: int) -> None:
+        self._redis = client
+        self._ttl_s = ttl_s
+        self._record = client.register_script(_RECORD)
+        self._started = client.register_script(_STARTED)
+
+    def record(self, message: SentMessage) -> None:
+        """Note ``message`` before publishing it (a retry replaces its earlier note)."""
+        self._record(**_record_call(message, self._ttl_s, unless_started=False))
+
+    def started(self, task_id: str, queue: str) -> None:
+        self._started(
+            keys=[keys.messages_due(queue), keys.messages_started(queue), keys.message(task_id)],
+            args=[task_id, TOMBSTONE_TTL_S],
+        )
+
+    def overdue(self, queue: str, grace_s: float, limit: int) -> list[SentMessage]:
+        """Noted messages due more than ``grace_s`` before the latest one that started."""
+        raw_mark = cast(str | None, self._redis.get(keys.messages_started(queue)))
+        if raw_mark is None:
+            return []
+        ids = cast(
+            list[str],
+            self._redis.zrangebyscore(
+                keys.messages_due(queue), "-inf", float(raw_mark) - grace_s, start=0, num=limit
+            ),
+        )
+        if not ids:
+            return []
+        notes = cast(list[str | None], self._redis.mget([keys.message(i) for i in ids]))
+        gone = [i for i, note in zip(ids, notes, strict=True) if note in (None, TOMBSTONE)]
+        if gone:
+            self._redis.zrem(keys.messages_due(queue), *gone)
+        return [SentMessage.model_validate_json(n) for n in notes if n not in (None, TOMBSTONE)]
+
+    def resent(self, message: SentMessage) -> None:
+        """The message is at the back of its queue again: not overdue before messages
+        published after now have started (if still noted). Its own due time is unchanged."""
+        self._redis.zadd(keys.messages_due(message.queue), {message.task_id: time.time()}, xx=True)
+
+
+class AsyncMessageLedger:
+    """The gateway side: notes a command once the broker has taken it."""
+
+    def __init__(self, client: redis.asyncio.Redis, ttl_s: int) -> None:
+        self._record = client.register_script(_RECORD)
+        self._ttl_s = ttl_s
+
+    async def record_published(self, message: SentMessage) -> None:
+        """Note ``message`` unless a worker already started it (the tombstone says so)."""
+        await self._record(**_record_call(message, self._ttl_s, unless_started=True))
+
+
+def send(celery: Celery, ledger: MessageLedger | None, message: SentMessage) -> None:
+    """Note ``message`` in the ledger (when there is one), then publish it."""
+    if ledger is not None:
+        ledger.record(message)
+    celery.send_task(
+        message.task,
+        args=message.args,
+        kwargs=message.keywords,
+        queue=message.queue,
+        task_id=message.task_id,
+        countdown=max(0.0, message.due - time.time()) or None,
+    )

@@ -1,0 +1,97 @@
+"""The message ledger in Redis: notes, starts, and how a lost message is told."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+import redis.asyncio
+
+from core.redelivery import AsyncMessageLedger, MessageLedger, SentMessage
+from tests.stack_fixtures import Servers
+
+
+@pytest.fixture
+def client(servers: Servers) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(servers.redis_url, decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def queue() -> str:
+    return f"q-{uuid.uuid4().hex[:8]}"
+
+
+def message(queue: str, n: int, due: float) -> SentMessage:
+    return SentMessage(task_id=f"{queue}-m{n}", task="t", queue=queue, args=[n], due=due)
+
+
+def test_a_message_overtaken_by_later_ones_is_overdue(client: redis.Redis, queue: str) -> None:
+    """m0 never started while m2, due 10 s later, did: m0 is overdue; m1 (5 s) is not yet."""
+    ledger = MessageLedger(client, ttl_s=60)
+    now = time.time()
+    for n in range(3):
+        ledger.record(message(queue, n, now + 5 * n))
+    assert ledger.overdue(queue, grace_s=8, limit=10) == []  # nothing started yet
+    ledger.started(f"{queue}-m2", queue)
+    assert [m.task_id for m in ledger.overdue(queue, grace_s=8, limit=10)] == [f"{queue}-m0"]
+
+
+def test_a_resent_message_goes_to_the_back(client: redis.Redis, queue: str) -> None:
+    """After a resend the message is due now, so it is not overdue again at once."""
+    ledger = MessageLedger(client, ttl_s=60)
+    now = time.time()
+    ledger.record(message(queue, 0, now - 100))
+    ledger.record(message(queue, 1, now))
+    ledger.started(f"{queue}-m1", queue)
+    [lost] = ledger.overdue(queue, grace_s=10, limit=10)
+    ledger.resent(lost)
+    assert ledger.overdue(queue, grace_s=10, limit=10) == []
+
+
+def test_an_early_copy_of_a_resent_message_does_not_move_the_mark(
+    client: redis.Redis, queue: str
+) -> None:
+    """The original of a resent message may still arrive (restored at the front of the
+    queue): the messages due after it are not taken for lost because of that."""
+    ledger = MessageLedger(client, ttl_s=60)
+    now = time.time()
+    ledger.record(message(queue, 0, now - 100))
+    for n in range(1, 4):
+        ledger.record(message(queue, n, now - 90 + n))
+    ledger.record(message(queue, 9, now - 80))
+    for n in range(5, 8):
+        ledger.record(message(queue, n, now - 20))  # a backlog, waiting its turn
+    ledger.started(f"{queue}-m9", queue)  # m0..m3 look lost
+    for lost in ledger.overdue(queue, grace_s=5, limit=1):
+        ledger.resent(lost)  # m0 goes to the back
+    ledger.started(f"{queue}-m0", queue)  # ... but its original copy arrives first
+    assert [m.task_id for m in ledger.overdue(queue, grace_s=5, limit=10)] == [
+        f"{queue}-m1",
+        f"{queue}-m2",
+        f"{queue}-m3",
+    ]
+
+
+def test_a_note_written_after_the_start_is_ignored(
+    servers: Servers, client: redis.Redis, queue: str
+) -> None:
+    """The gateway notes after publishing: a worker that started first leaves a tombstone."""
+    ledger = MessageLedger(client, ttl_s=60)
+    ledger.started(f"{queue}-m0", queue)
+
+    async def note_late() -> None:
+        async_client = redis.asyncio.Redis.from_url(servers.redis_url, decode_responses=True)
+        late = message(queue, 0, time.time() - 100)
+        await AsyncMessageLedger(async_client, ttl_s=60).record_published(late)
+        await async_client.aclose()
+
+    asyncio.run(note_late())
+    ledger.record(message(queue, 1, time.time()))
+    ledger.started(f"{queue}-m1", queue)
+    assert ledger.overdue(queue, grace_s=1, limit=10) == []

@@ -1,0 +1,74 @@
+"""Operator commands on the ``admin`` queue: dead letters listed, shown and replayed.
+
+The gateway never reads MongoDB, so its admin routes submit these commands and
+wait for their results like any other command. Only an actor with the ``admin``
+role may run them; the gateway checks that too, this is the second lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from events import (
+    Command,
+    CommandResult,
+    DeadLetter,
+    DeadLetterQuery,
+    DeadLetterRef,
+    InvalidInput,
+)
+from events.admin import LIST_DEAD_LETTERS, REPLAY_DEAD_LETTER, SHOW_DEAD_LETTER, require_admin
+from workers.dead_letters import DeadLetterStore, Replayer
+
+AdminHandler = Callable[[Mapping[str, Any]], CommandResult]
+M = TypeVar("M", bound=BaseModel)
+
+
+class AdminCommands:
+    def __init__(self, letters: DeadLetterStore, replayer: Replayer) -> None:
+        self._letters = letters
+        self._replayer = replayer
+        self._handlers: dict[str, AdminHandler] = {
+            LIST_DEAD_LETTERS: self.list_dead_letters,
+            SHOW_DEAD_LETTER: self.show_dead_letter,
+            REPLAY_DEAD_LETTER: self.replay_dead_letter,
+        }
+
+    def handles(self, name: str) -> bool:
+        return name in self._handlers
+
+    def run(self, command: Command) -> CommandResult:
+        require_admin(command.actor)
+        return self._handlers[command.name](command.payload)
+
+    def list_dead_letters(self, payload: Mapping[str, Any]) -> CommandResult:
+        query = _parse(DeadLetterQuery, payload)
+        letters = self._letters.list(query)
+        full = len(letters) == query.limit
+        body = {
+            "items": [_public(letter) for letter in letters],
+            "next": letters[-1].dead_at.isoformat() if full else None,
+        }
+        return CommandResult(body=body)
+
+    def show_dead_letter(self, payload: Mapping[str, Any]) -> CommandResult:
+        ref = _parse(DeadLetterRef, payload)
+        return CommandResult(body=_public(self._letters.get(ref.id)))
+
+    def replay_dead_letter(self, payload: Mapping[str, Any]) -> CommandResult:
+        ref = _parse(DeadLetterRef, payload)
+        return CommandResult(body=_public(self._replayer.replay(ref.id)))
+
+
+def _public(letter: DeadLetter) -> dict[str, Any]:
+    return letter.model_dump(mode="json")
+
+
+def _parse(model: type[M], payload: Mapping[str, Any]) -> M:
+    try:
+        return model.model_validate(payload)
+    except ValidationError as e:
+        raise InvalidInput(f"invalid {model.__name__}: {e.errors(include_url=False)}") from e

@@ -1,0 +1,77 @@
+"""Sending again what the broker lost (see ``core.redelivery`` for how a loss is told).
+
+Every worker process runs a sweeper thread; a Redis lock lets one sweep per
+interval across all of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+import redis
+from celery import Celery
+
+from core import keys
+from core.redelivery import MessageLedger, send
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SWEEP_BATCH = 200
+
+
+class Redeliverer:
+    def __init__(
+        self, ledger: MessageLedger, client: redis.Redis, celery: Celery, settings: Settings
+    ) -> None:
+        self._ledger = ledger
+        self._redis = client
+        self._celery = celery
+        self._grace_s = settings.redelivery_grace_s
+        self._interval_s = settings.redelivery_sweep_s
+
+    def sweep(self, queues: tuple[str, ...]) -> int:
+        """Send again every lost message of ``queues``, if no other process swept just now."""
+        lock_ms = max(1, int(self._interval_s * 1000))
+        if not self._redis.set(keys.REDELIVERY_LOCK, os.getpid(), nx=True, px=lock_ms):
+            return 0
+        sent = 0
+        for queue in queues:
+            for message in self._ledger.overdue(queue, self._grace_s, SWEEP_BATCH):
+                log.warning(
+                    "message %s (%s) on %s was lost by the broker; sending it again",
+                    message.task_id,
+                    message.task,
+                    queue,
+                    extra={"task_id": message.task_id},
+                )
+                send(self._celery, None, message)
+                self._ledger.resent(message)
+                sent += 1
+        return sent
+
+
+class RedeliveryLoop:
+    """A daemon thread that sweeps every ``redelivery_sweep_s``."""
+
+    def __init__(self, redeliverer: Redeliverer, queues: tuple[str, ...], interval_s: float):
+        self._redeliverer = redeliverer
+        self._queues = queues
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="hookline-redelivery", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            try:
+                self._redeliverer.sweep(self._queues)
+            except Exception:  # a failed sweep is tried again on the next tick
+                log.warning("redelivery sweep failed", exc_info=True)
