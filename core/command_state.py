@@ -252,22 +252,11 @@ class CommandStateStore:
 
 
 class AsyncCommandStateStore:
-    """The gateway side: records accepted commands and reads their documents."""
+    """The gateway side: reads command documents (the publisher records accepted ones)."""
 
     def __init__(self, client: redis.asyncio.Redis, ttl_s: int) -> None:
         self._redis = client
         self._ttl_s = ttl_s
-
-    async def accept(self, command: Command) -> None:
-        key = keys.command(command.id)
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.hset(key, mapping=initial_fields(command))
-        pipe.expire(key, self._ttl_s)
-        await pipe.execute()
-
-    async def forget(self, command_id: str) -> None:
-        """Drop a command the broker never took, so nothing is half-accepted."""
-        await self._redis.delete(keys.command(command_id))
 
     async def read(self, command_id: str) -> CommandDocument | None:
         pipe = _queue_document_reads(self._redis.pipeline(transaction=False), command_id)
