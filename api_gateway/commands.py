@@ -13,6 +13,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from api_gateway.admission import Caller, Policy
+from api_gateway.handover import (
+    CommandClaim,
+    hand_over,
+    may_read,
+    secret_headers,
+    shown_to,
+)
 from api_gateway.idempotency import Claim, fingerprint, idempotency_key
 from api_gateway.prefer import requested_wait_s
 from api_gateway.problems import problem_response
@@ -20,7 +27,7 @@ from api_gateway.services import GatewayServices
 from core import logs
 from core.command_state import SETTLED, CommandDocument
 from core.redelivery import SentMessage
-from core.security import has_permission
+from core.sealing import seal_command
 from events import TERMINAL, Actor, Command, NotFound
 
 log = logging.getLogger(__name__)
@@ -31,7 +38,6 @@ RECHECK_INTERVAL_S = 0.5
 MAY_BE_DONE = frozenset({*(str(status) for status in TERMINAL), SETTLED})
 CORRELATION_HEADER = "x-correlation-id"
 REPLAYED_HEADER = "Idempotent-Replayed"
-READ_ANY_COMMAND = "commands:read_any"
 COMMAND_DOCUMENT_POLICY = Policy("commands.read", auth=False)
 
 Undo = Callable[[], Awaitable[None]]
@@ -42,12 +48,23 @@ def services_of(request: Request) -> GatewayServices:
     return services
 
 
-def new_command(request: Request, name: str, payload: dict[str, object], actor: Actor) -> Command:
+def new_command(
+    request: Request,
+    name: str,
+    payload: dict[str, object],
+    actor: Actor,
+    sensitive: frozenset[str] = frozenset(),
+) -> Command:
+    """The command for this request, its ``sensitive`` fields sealed: from here on, nothing
+    the gateway sends or stores holds them in plaintext."""
     # The request context middleware sets the id; the header is read for apps built without it.
     correlation = logs.correlation_id.get() or request.headers.get(CORRELATION_HEADER, "")[:128]
-    if correlation:
-        return Command(name=name, payload=payload, actor=actor, correlation_id=correlation)
-    return Command(name=name, payload=payload, actor=actor)
+    command = (
+        Command(name=name, payload=payload, actor=actor, correlation_id=correlation)
+        if correlation
+        else Command(name=name, payload=payload, actor=actor)
+    )
+    return seal_command(services_of(request).keys, command, sensitive)
 
 
 async def submit_for(request: Request, command: Command, caller: Caller) -> Response:
@@ -56,10 +73,10 @@ async def submit_for(request: Request, command: Command, caller: Caller) -> Resp
     key = idempotency_key(request)
     undo: list[Undo] = []
     if key is not None:
-        claim = Claim(command_id=command.id, fingerprint=fingerprint(command.name, command.payload))
+        claim = Claim(command_id=command.id, fingerprint=fingerprint(services.keys, command))
         earlier = await services.idempotency.claim(caller.identity, key, claim)
         if earlier is not None:
-            return await follow(request, earlier.command_id)
+            return await follow(request, earlier.command_id, caller.actor)
         undo.append(lambda: services.idempotency.release(caller.identity, key))
     try:
         await services.in_flight.reserve(caller.identity, command.id)
@@ -81,6 +98,11 @@ async def submit(
     logs.command_id.set(command.id)
     if wait_s is None:
         wait_s = requested_wait_s(request, services.settings.max_wait_s)
+    headers: dict[str, str] = {}
+    if command.actor.is_anonymous:
+        claim = CommandClaim.new()
+        command = command.model_copy(update={"claim_digest": claim.digest})
+        headers.update(claim.headers)
     async with services.watcher.watch(command.id, MAY_BE_DONE) as changed:
         message = SentMessage.now(
             command.id, command.name, command.module, [command.model_dump(mode="json")]
@@ -93,22 +115,32 @@ async def submit(
         await note_published(services, message)
         document = await wait_for(services, command.id, changed, wait_s) if wait_s else None
     if document is not None and document.status.is_terminal:
-        return outcome_response(document, {"Preference-Applied": f"wait={wait_s}"})
-    return accepted_response(command.id)
+        headers["Preference-Applied"] = f"wait={wait_s}"
+        return await outcome_response(services, document, headers)
+    return accepted_response(command.id, headers)
 
 
-async def follow(request: Request, command_id: str) -> Response:
-    """Answer a repeated request with the command it already caused (waiting if asked)."""
+async def follow(request: Request, command_id: str, actor: Actor) -> Response:
+    """Answer a repeated request with the command it already caused (waiting if asked).
+
+    The same caller sent the same request (the key is theirs, the fingerprint matched), so
+    they are its submitter: an anonymous one gets a claim of their own.
+    """
     services = services_of(request)
     wait_s = requested_wait_s(request, services.settings.max_wait_s)
-    replayed = {REPLAYED_HEADER: "true"}
+    headers = {REPLAYED_HEADER: "true"}
+    if actor.is_anonymous:
+        claim = CommandClaim.new()
+        await services.state.add_claim(command_id, claim.digest)
+        headers.update(claim.headers)
     document = None
     if wait_s:
         async with services.watcher.watch(command_id) as changed:
             document = await wait_for(services, command_id, changed, wait_s)
     if document is not None and document.status.is_terminal:
-        return outcome_response(document, {"Preference-Applied": f"wait={wait_s}", **replayed})
-    return accepted_response(command_id, replayed)
+        headers["Preference-Applied"] = f"wait={wait_s}"
+        return await outcome_response(services, document, headers)
+    return accepted_response(command_id, headers)
 
 
 async def note_published(services: GatewayServices, message: SentMessage) -> None:
@@ -147,8 +179,17 @@ def accepted_response(command_id: str, headers: dict[str, str] | None = None) ->
     return JSONResponse(body, status_code=202, headers={**(headers or {}), "Location": status_url})
 
 
-def outcome_response(document: CommandDocument, headers: dict[str, str]) -> Response:
-    headers = {**headers, "Location": f"/commands/{document.command_id}"}
+async def outcome_response(
+    services: GatewayServices, document: CommandDocument, headers: dict[str, str]
+) -> Response:
+    """The outcome, for its submitter: a secret result is handed over here."""
+    shown = await hand_over(services, document)
+    headers = {
+        **headers,
+        **secret_headers(document, shown),
+        "Location": f"/commands/{document.command_id}",
+    }
+    document = shown
     if document.error is not None:
         response = problem_response(document.error)
         response.headers.update(headers)
@@ -162,18 +203,19 @@ async def command_document(request: Request) -> Response:
     """``GET /commands/{id}``: the command, for its owner (or an admin) only."""
     services = services_of(request)
     caller = await services.gate.admit(request, COMMAND_DOCUMENT_POLICY)
+    document = await readable_document(request, caller.actor)
+    shown = await shown_to(services, request, caller.actor, document)
+    return JSONResponse(shown.public(), headers=secret_headers(document, shown))
+
+
+async def readable_document(request: Request, actor: Actor) -> CommandDocument:
+    """The path's command if ``actor`` may read it; ``NotFound`` whether it is missing or not
+    theirs, so nobody learns which ids exist."""
     command_id = request.path_params["command_id"]
-    document = await services.state.read(command_id)
-    if document is None or not may_read(caller.actor, document):
+    document = await services_of(request).state.read(command_id)
+    if document is None or not may_read(actor, request, document):
         raise NotFound(f"no command {command_id}")
-    return JSONResponse(document.public())
-
-
-def may_read(actor: Actor, document: CommandDocument) -> bool:
-    """Owners and admins see a command; an anonymous command is readable by its unguessable id."""
-    return document.owner in (actor.principal, "anonymous") or has_permission(
-        actor, READ_ANY_COMMAND
-    )
+    return document
 
 
 async def _run(steps: list[Undo]) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
 
 import redis.asyncio
 from pydantic import BaseModel, ConfigDict
@@ -19,7 +18,8 @@ from starlette.requests import Request
 
 from api_gateway.errors import BadRequest
 from core import keys
-from events import InvalidInput
+from core.sealing import KeyRing, opened_payload
+from events import Command, InvalidInput
 
 HEADER = "idempotency-key"
 MAX_KEY_CHARS = 255
@@ -55,12 +55,16 @@ def idempotency_key(request: Request) -> str | None:
     return key
 
 
-def fingerprint(command_name: str, payload: dict[str, Any]) -> str:
-    """What makes two requests "the same": the command and its validated payload."""
+def fingerprint(ring: KeyRing, command: Command) -> str:
+    """What makes two requests "the same": the command and its validated payload, sealed
+    fields included. Keyed, so the stored fingerprint of a login is no password hash that a
+    guess could be checked against (a retry across a key rotation counts as another request).
+    """
+    payload = opened_payload(ring, command)
     canonical = json.dumps(
-        {"command": command_name, "payload": payload}, sort_keys=True, separators=(",", ":")
+        {"command": command.name, "payload": payload}, sort_keys=True, separators=(",", ":")
     )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return ring.digest("idempotency-fingerprint", canonical)
 
 
 class IdempotencyStore:

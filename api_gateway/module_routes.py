@@ -14,7 +14,7 @@ from api_gateway.commands import new_command, services_of, submit, submit_for
 from api_gateway.rate_limits import parse_limits
 from core.read_models import SHARED_KEY
 from core.security.permissions import check_known
-from events import InvalidInput, RegistrationError
+from events import InvalidInput, RegistrationError, sensitive_fields
 from modules import BaseModule, ReadModelKind, Route, RouteMode
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -69,6 +69,7 @@ def _policy(name: str, route: Route, rate_limit: str | None) -> Policy:
 
 def command_endpoint(cls: type[BaseModule], route: Route, policy: Policy) -> Endpoint:
     name = cls.command_name(route.handler)
+    sensitive = sensitive_fields(route.request) if route.request else frozenset()
 
     async def endpoint(request: Request) -> Response:
         caller = await services_of(request).gate.admit(request, policy)
@@ -77,7 +78,8 @@ def command_endpoint(cls: type[BaseModule], route: Route, policy: Policy) -> End
         path = dict(request.path_params)
         check_json(path)
         payload = validate(route.request, _merge(body, path)) if route.request else _empty(body)
-        return await submit_for(request, new_command(request, name, payload, caller.actor), caller)
+        command = new_command(request, name, payload, caller.actor, sensitive)
+        return await submit_for(request, command, caller)
 
     return endpoint
 

@@ -21,6 +21,7 @@ from core.celery_app import make_celery
 from core.command_state import AsyncCommandStateStore, CommandStateStore
 from core.read_models import AsyncReadModelReader
 from core.redelivery import AsyncMessageLedger
+from core.sealing import KeyRing
 from core.secrets import SecretsChain
 from core.security import AsyncApiKeyReader, AsyncSessionReader, TokenService
 from core.settings import Settings
@@ -40,16 +41,20 @@ class GatewayServices:
     ledger: AsyncMessageLedger
     watcher: CommandWatcher
     tokens: TokenService
+    # Seals a command's sensitive fields before publishing; opens results to hand them over.
+    keys: KeyRing
     gate: Gate
     in_flight: InFlightLimiter
     idempotency: IdempotencyStore
 
     @classmethod
     def build(cls, settings: Settings, queues: tuple[str, ...]) -> GatewayServices:
+        chain = SecretsChain.from_settings(settings)
+        ring = KeyRing.from_secrets(chain)  # no key, no start
         client = connect_async_redis(settings)
         sync_client = connect_redis(settings)
         celery = make_celery(settings, queues)
-        tokens = TokenService.from_settings(settings, SecretsChain.from_settings(settings))
+        tokens = TokenService.from_settings(settings, chain)
         return cls(
             settings=settings,
             redis=client,
@@ -63,6 +68,7 @@ class GatewayServices:
             ledger=AsyncMessageLedger(client, settings.command_ttl_s),
             watcher=CommandWatcher(client),
             tokens=tokens,
+            keys=ring,
             gate=build_gate(settings, client, tokens),
             in_flight=InFlightLimiter(
                 client, settings.max_commands_in_flight, settings.in_flight_expiry_s

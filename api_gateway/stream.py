@@ -26,12 +26,13 @@ from starlette.responses import Response, StreamingResponse
 from api_gateway.commands import (
     COMMAND_DOCUMENT_POLICY,
     RECHECK_INTERVAL_S,
-    may_read,
+    readable_document,
     services_of,
 )
+from api_gateway.handover import hand_over, is_submitter
 from api_gateway.services import GatewayServices
 from core.command_state import CommandDocument
-from events import CommandStatus, NotFound
+from events import CommandStatus
 
 EVENT_STREAM = "text/event-stream"
 KEEPALIVE_INTERVAL_S = 15.0
@@ -94,18 +95,20 @@ async def command_stream(request: Request) -> Response:
     """Stream the command's changes to its owner (or an admin) until it is done."""
     services = services_of(request)
     caller = await services.gate.admit(request, COMMAND_DOCUMENT_POLICY)
-    command_id = request.path_params["command_id"]
-    document = await services.state.read(command_id)
-    if document is None or not may_read(caller.actor, document):
-        raise NotFound(f"no command {command_id}")
+    document = await readable_document(request, caller.actor)
+    submitter = is_submitter(caller.actor, request, document)
     return StreamingResponse(
-        _events(services, command_id),
+        _events(services, document.command_id, submitter),
         media_type=EVENT_STREAM,
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        # no-store: the submitter's "done" event may carry the result's secrets.
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
-async def _events(services: GatewayServices, command_id: str) -> AsyncIterator[str]:
+async def _events(
+    services: GatewayServices, command_id: str, submitter: bool
+) -> AsyncIterator[str]:
+    """The command's changes; its submitter's ``done`` event hands the secrets over."""
     progress = _Progress()
     async with services.watcher.watch(command_id) as changed:
         last_sent = time.monotonic()
@@ -115,6 +118,8 @@ async def _events(services: GatewayServices, command_id: str) -> AsyncIterator[s
             if document is None:  # expired while streaming
                 yield sse("gone", {"command_id": command_id})
                 return
+            if document.is_done and submitter:
+                document = await hand_over(services, document)
             for event in progress.changes(document):
                 yield event
                 last_sent = time.monotonic()

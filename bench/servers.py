@@ -26,6 +26,8 @@ from celery import Celery
 from pymongo import MongoClient
 
 from bench.probe import MODULE_PACKAGE, ORCHESTRATOR_PACKAGE
+from core.sealing import ENV_NAME as SEAL_KEY_ENV
+from core.sealing import new_key_entry
 from hookline.processes import spawn, terminate
 from hookline.stack import ensure_mongo, ensure_redis, gateway_command, worker_command
 
@@ -58,6 +60,7 @@ class Servers:
     roles: dict[str, int]
     # One key for the whole run, so every gateway verifies what every worker signs.
     jwt_secret: str = field(default_factory=lambda: secrets.token_hex(32))
+    seal_key: str = field(default_factory=new_key_entry)
 
     def child_env(self, **extra: str) -> dict[str, str]:
         """The environment every worker and server of the run gets (the probe module only)."""
@@ -72,6 +75,7 @@ class Servers:
             "HOOKLINE_MONGO_DB": BENCH_MONGO_DB,
             "HOOKLINE_DATA_DIR": str(self.work_dir / "data"),
             "HOOKLINE_JWT_SECRET": self.jwt_secret,
+            SEAL_KEY_ENV: self.seal_key,
             # One client address makes every request: per-IP limits would measure the limiter.
             "HOOKLINE_RATE_LIMITS_ENABLED": "false",
             "HOOKLINE_MAX_COMMANDS_IN_FLIGHT": "1000000",

@@ -27,11 +27,16 @@ from events import (
     HookRun,
     InvalidTransition,
     Problem,
+    Sealed,
     predecessors,
     utc_now,
 )
 
 SETTLED = "settled"
+# Hash fields: the result had sensitive fields (sealed apart, handed over once), and the
+# digests of an anonymous command's claims, ``claim:<digest>``.
+RESULT_SEALED_FIELD = "result_sealed"
+CLAIM_FIELD_PREFIX = "claim:"
 
 # KEYS: hash, channel. ARGV: target, allowed predecessors (comma list), ttl, now (epoch s),
 # lease end (epoch s, or '' when the transition starts no run), then field/value pairs.
@@ -76,12 +81,19 @@ if not current then
 elseif not string.find(',' .. ARGV[2] .. ',', ',' .. current .. ',', 1, true) then
   return redis.error_reply('REFUSED ' .. current)
 end
-redis.call('HDEL', KEYS[1], 'error', 'result', 'finished_at', 'lease_until', 'last_error')
+redis.call('HDEL', KEYS[1], 'error', 'result', 'result_sealed', 'finished_at', 'lease_until',
+  'last_error')
 redis.call('HSET', KEYS[1], 'status', ARGV[1])
 redis.call('HINCRBY', KEYS[1], 'replays', 1)
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('PUBLISH', KEYS[2], ARGV[1])
 return current or false
+"""
+
+# KEYS: hash. ARGV: claim field. Only on a command that still exists (no stub left behind).
+_ADD_CLAIM = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], '1') end
+return 0
 """
 
 
@@ -103,6 +115,10 @@ class CommandDocument(BaseModel):
     error: Problem | None = None
     hooks: list[HookRun] = []
     hooks_pending: int = 0
+    # The result had sensitive fields that this document does not show: they are handed
+    # over once, to the request that waited or the submitter's first read, then gone.
+    result_redacted: bool = False
+    claims: frozenset[str] = frozenset()
 
     @property
     def is_done(self) -> bool:
@@ -114,11 +130,11 @@ class CommandDocument(BaseModel):
         return CommandOutcome(result=self.result, error=self.error)
 
     def public(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"owner"})
+        return self.model_dump(mode="json", exclude={"owner", "claims"})
 
 
 def initial_fields(command: Command) -> dict[str, str]:
-    return {
+    fields = {
         "name": command.name,
         "status": CommandStatus.ACCEPTED,
         "owner": command.actor.principal,
@@ -126,6 +142,9 @@ def initial_fields(command: Command) -> dict[str, str]:
         "correlation_id": command.correlation_id,
         "submitted_at": command.submitted_at.isoformat(),
     }
+    if command.claim_digest is not None:
+        fields[CLAIM_FIELD_PREFIX + command.claim_digest] = "1"
+    return fields
 
 
 def parse_document(
@@ -147,15 +166,22 @@ def parse_document(
         error=json.loads(fields["error"]) if "error" in fields else None,
         hooks=[HookRun.model_validate_json(h) for h in hooks],
         hooks_pending=pending,
+        result_redacted=RESULT_SEALED_FIELD in fields,
+        claims=frozenset(
+            name.removeprefix(CLAIM_FIELD_PREFIX)
+            for name in fields
+            if name.startswith(CLAIM_FIELD_PREFIX)
+        ),
     )
 
 
 class CommandStateStore:
     """The worker side: moves commands through their lifecycle and records hook runs."""
 
-    def __init__(self, client: redis.Redis, ttl_s: int) -> None:
+    def __init__(self, client: redis.Redis, ttl_s: int, secret_ttl_s: int = 300) -> None:
         self._redis = client
         self._ttl_s = ttl_s
+        self._secret_ttl_s = secret_ttl_s
         self._transition = client.register_script(_TRANSITION)
         self._settle = client.register_script(_SETTLE)
         self._reopen = client.register_script(_REOPEN)
@@ -184,10 +210,16 @@ class CommandStateStore:
     def start(self, command_id: str, lease_s: float) -> CommandStatus | None:
         return self.transition(command_id, CommandStatus.RUNNING, lease_s, started_at=_now())
 
-    def succeed(self, command_id: str, result: CommandResult) -> None:
-        self.transition(
-            command_id, CommandStatus.SUCCEEDED, result=result.model_dump_json(), finished_at=_now()
-        )
+    def succeed(self, command_id: str, result: CommandResult, sealed: Sealed | None = None) -> None:
+        """Record the outcome; ``sealed`` (the result's sensitive fields) is kept apart, for
+        ``secret_ttl_s`` at most, and stored before the status tells anyone to look."""
+        fields = {"result": result.model_dump_json(), "finished_at": _now()}
+        if sealed is not None:
+            self._redis.set(
+                keys.command_secret(command_id), sealed.model_dump_json(), ex=self._secret_ttl_s
+            )
+            fields[RESULT_SEALED_FIELD] = "1"
+        self.transition(command_id, CommandStatus.SUCCEEDED, 0, **fields)
 
     def fail(self, command_id: str, problem: Problem, status: CommandStatus) -> None:
         self.transition(command_id, status, error=problem.model_dump_json(), finished_at=_now())
@@ -257,10 +289,20 @@ class AsyncCommandStateStore:
     def __init__(self, client: redis.asyncio.Redis, ttl_s: int) -> None:
         self._redis = client
         self._ttl_s = ttl_s
+        self._add_claim = client.register_script(_ADD_CLAIM)
 
     async def read(self, command_id: str) -> CommandDocument | None:
         pipe = _queue_document_reads(self._redis.pipeline(transaction=False), command_id)
         return parse_document(command_id, *await pipe.execute())
+
+    async def take_secret(self, command_id: str) -> Sealed | None:
+        """The sealed part of the result, removed as it is read: only one caller gets it."""
+        raw = await self._redis.getdel(keys.command_secret(command_id))
+        return None if raw is None else Sealed.model_validate_json(raw)
+
+    async def add_claim(self, command_id: str, digest: str) -> None:
+        """Let a second claim read the command (an Idempotency-Key replay of an anonymous one)."""
+        await self._add_claim(keys=[keys.command(command_id)], args=[CLAIM_FIELD_PREFIX + digest])
 
 
 _Pipeline = TypeVar("_Pipeline", redis.client.Pipeline, redis.asyncio.client.Pipeline)

@@ -22,6 +22,12 @@ def command_pending(command_id: str) -> str:
     return f"{PREFIX}:cmd:{command_id}:pending"
 
 
+def command_secret(command_id: str) -> str:
+    """String: the sealed sensitive fields of the command's result, until handed over once
+    (or ``secret_result_ttl_s`` passes)."""
+    return f"{PREFIX}:cmd:{command_id}:secret"
+
+
 def command_changes(command_id: str) -> str:
     """Pub/sub channel: a message on every status change and when the hooks settle."""
     return f"{PREFIX}:cmd:{command_id}:changes"

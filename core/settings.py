@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     idempotency_ttl_s: int = 24 * 3600
 
     command_ttl_s: int = 7 * 24 * 3600
+    # A result's sensitive fields (tokens, keys) wait this long at most to be handed over.
+    secret_result_ttl_s: int = Field(300, ge=1, le=3600)
     read_model_ttl_s: int = 24 * 3600
     max_wait_s: int = 30
     max_event_depth: int = 8

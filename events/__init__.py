@@ -9,7 +9,16 @@ from events.dead_letters import (
     DeadLetterStatus,
     FailureKind,
 )
-from events.envelopes import Actor, Command, CommandOutcome, CommandResult, Event, new_id, utc_now
+from events.envelopes import (
+    Actor,
+    Command,
+    CommandOutcome,
+    CommandResult,
+    Event,
+    Sealed,
+    new_id,
+    utc_now,
+)
 from events.errors import (
     ConfigurationError,
     Conflict,
@@ -25,12 +34,14 @@ from events.errors import (
 )
 from events.hooks import DEFAULT_PRIORITY, EventSink, HookHandler, HookRegistry, RegisteredHook
 from events.problem import PROBLEM_MEDIA_TYPE, Problem
+from events.sensitive import SENSITIVE, Credential, Sensitive, sensitive_fields
 from events.status import TERMINAL, CommandStatus, check_transition, predecessors
 from events.trace import HookRun, HookRunStatus
 
 __all__ = [
     "DEFAULT_PRIORITY",
     "PROBLEM_MEDIA_TYPE",
+    "SENSITIVE",
     "TERMINAL",
     "WILDCARD",
     "Actor",
@@ -40,6 +51,7 @@ __all__ = [
     "CommandStatus",
     "ConfigurationError",
     "Conflict",
+    "Credential",
     "DeadLetter",
     "DeadLetterKind",
     "DeadLetterQuery",
@@ -63,10 +75,13 @@ __all__ = [
     "Problem",
     "RegisteredHook",
     "RegistrationError",
+    "Sealed",
+    "Sensitive",
     "Transient",
     "Unauthorized",
     "check_transition",
     "new_id",
     "predecessors",
+    "sensitive_fields",
     "utc_now",
 ]

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from events.errors import RegistrationError
+from events.sensitive import check_not_sensitive
 
 WILDCARD = "*"
 
@@ -27,6 +28,7 @@ class EventSpec:
             raise RegistrationError(
                 f"event name {self.name!r} must be lower_snake_case letters and digits"
             )
+        check_not_sensitive(self.payload, f"event {self.name!r}")
 
 
 class EventCatalogue(Mapping[str, EventSpec]):

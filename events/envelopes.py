@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from events.problem import Problem
+from events.sensitive import split_sensitive
 
 # Namespace for deterministic event ids: the same command and position give the same id.
 EVENT_ID_NAMESPACE = uuid.UUID("6f1d2c1e-4b7a-4f0e-9a51-8d3c2b1a0e77")
@@ -47,17 +48,33 @@ class Actor(BaseModel):
         return "anonymous"
 
 
+class Sealed(BaseModel):
+    """Encrypted fields (``core.sealing``): the key that sealed them and the ciphertext."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key_id: str
+    data: str = Field(description="URL-safe base64 of the nonce and the AES-GCM ciphertext")
+
+
 class Command(BaseModel):
-    """A request to change (or read) state, addressed to one module by name."""
+    """A request to change (or read) state, addressed to one module by name.
+
+    The sensitive fields of the request are not in ``payload``: they travel in
+    ``sealed``, which only a worker opens.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     id: str = Field(default_factory=new_id)
     name: str
     payload: dict[str, Any] = Field(default_factory=dict)
+    sealed: Sealed | None = None
     actor: Actor = Field(default_factory=Actor)
     correlation_id: str = Field(default_factory=new_id)
     submitted_at: datetime = Field(default_factory=utc_now)
+    # The digest of an anonymous command's claim; kept by the gateway, never on the bus.
+    claim_digest: str | None = Field(None, exclude=True, repr=False)
 
     @property
     def module(self) -> str:
@@ -85,12 +102,31 @@ class Event(BaseModel):
 
 
 class CommandResult(BaseModel):
-    """What a command produced, with the HTTP status it maps to."""
+    """What a command produced, with the HTTP status it maps to.
+
+    ``secret`` holds the body's sensitive fields, apart from it: never serialized,
+    sealed by the worker before the result is stored, handed over once.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     status_code: int = 200
     body: dict[str, Any] | list[Any] | None = None
+    secret: dict[str, Any] = Field(default_factory=dict, exclude=True, repr=False)
+
+    @classmethod
+    def of(cls, body: BaseModel | None, status_code: int = 200) -> CommandResult:
+        """The result carrying ``body``, its sensitive fields kept apart."""
+        if body is None:
+            return cls(status_code=status_code)
+        plain, secret = split_sensitive(type(body), body.model_dump(mode="json"))
+        return cls(status_code=status_code, body=plain, secret=secret)
+
+    def revealed(self, secret: dict[str, Any]) -> dict[str, Any] | list[Any] | None:
+        """The body with its sensitive fields back in place."""
+        if not secret or not isinstance(self.body, dict):
+            return self.body
+        return {**self.body, **secret}
 
 
 class CommandOutcome(BaseModel):

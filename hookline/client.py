@@ -15,6 +15,8 @@ from modules import Route, RouteMode, discover
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 TOKEN_ENV = "HOOKLINE_TOKEN"
+CLAIM_ENV = "HOOKLINE_CLAIM"
+CLAIM_HEADER = "Command-Claim"
 REQUEST_TIMEOUT_S = 30.0
 DONE_EVENT = "done"
 
@@ -37,15 +39,27 @@ def route_for(command: str) -> Route:
 
 @dataclass
 class Gateway:
-    """An HTTP client for one gateway, with the caller's bearer token if any."""
+    """An HTTP client for one gateway, with the caller's bearer token if any, and the claim
+    that reads an anonymous command (the ``Command-Claim`` its 202 answered with)."""
 
     url: str
     token: str | None = None
+    claim: str | None = None
     client: httpx.Client = field(init=False)
 
     def __post_init__(self) -> None:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         self.client = httpx.Client(base_url=self.url, headers=headers, timeout=REQUEST_TIMEOUT_S)
+        if self.claim:
+            self.client.headers[CLAIM_HEADER] = self.claim
+
+    def keep_claim(self, response: httpx.Response) -> str | None:
+        """Read the command ``response`` accepted with the claim it carries, if any."""
+        claim = response.headers.get(CLAIM_HEADER)
+        if claim:
+            self.claim = claim
+            self.client.headers[CLAIM_HEADER] = claim
+        return claim
 
     def close(self) -> None:
         self.client.close()

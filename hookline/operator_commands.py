@@ -16,6 +16,7 @@ from typing import Any
 
 from hookline.cli import Command, Runner, register
 from hookline.client import (
+    CLAIM_ENV,
     DEFAULT_URL,
     TOKEN_ENV,
     ClientError,
@@ -129,7 +130,12 @@ def _run_submit(args: argparse.Namespace) -> int:
     try:
         response = gateway.submit(args.name, _payload(args.data))
         body: Any = response.json() if response.content else None
+        claim = gateway.keep_claim(response)
         if response.status_code != 202 or not args.wait:
+            if claim and response.status_code == 202:
+                sys.stderr.write(
+                    f"read it with: hookline status {body['command_id']} --claim {claim}\n"
+                )
             print_json(body)
             return 0 if response.status_code < 400 else 1
         document = follow_to_end(gateway, body["command_id"], ProgressLine())
@@ -144,11 +150,16 @@ def _configure_status(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--follow", action="store_true", help="show live progress until the command is done"
     )
+    parser.add_argument(
+        "--claim",
+        default=os.environ.get(CLAIM_ENV),
+        help=f"an anonymous command's Command-Claim (default: ${CLAIM_ENV})",
+    )
     _configure_gateway(parser)
 
 
 def _run_status(args: argparse.Namespace) -> int:
-    gateway = Gateway(args.url, args.token)
+    gateway = Gateway(args.url, args.token, args.claim)
     try:
         if args.follow:
             document = follow_to_end(gateway, args.command_id, ProgressLine())

@@ -27,6 +27,9 @@ from pymongo.errors import PyMongoError
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from core.sealing import ENV_NAME as SEAL_KEY_ENV
+from core.sealing import SECRET_NAME as SEAL_KEY_NAME
+from core.sealing import new_key_entry
 from hookline.processes import ProcessGroup, spawn, terminate
 
 log = logging.getLogger(__name__)
@@ -321,9 +324,24 @@ def secrets_dir(data_dir: Path) -> Path:
 
 def ensure_jwt_secret(data_dir: Path) -> Path:
     """Create ``<data_dir>/secrets/jwt_secret`` (64 hex chars, mode 0600) unless it exists."""
+    return _ensure_secret_file(data_dir, JWT_SECRET_NAME, lambda: secrets.token_hex(32))
+
+
+def ensure_seal_key(data_dir: Path) -> Path:
+    """Create ``<data_dir>/secrets/bus_seal_key`` (one new key, mode 0600) unless it exists."""
+    return _ensure_secret_file(data_dir, SEAL_KEY_NAME, new_key_entry)
+
+
+def ensure_local_secrets(data_dir: Path) -> None:
+    """The secrets a local stack needs and nobody set: the JWT secret and the bus seal key."""
+    ensure_jwt_secret(data_dir)
+    ensure_seal_key(data_dir)
+
+
+def _ensure_secret_file(data_dir: Path, name: str, make: Callable[[], str]) -> Path:
     directory = secrets_dir(data_dir)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = directory / JWT_SECRET_NAME
+    path = directory / name
     try:
         # O_EXCL: never overwrite a secret, even one created concurrently.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -331,8 +349,8 @@ def ensure_jwt_secret(data_dir: Path) -> Path:
         return path
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         os.fchmod(handle.fileno(), 0o600)  # exact mode whatever the umask
-        handle.write(secrets.token_hex(32))
-    log.info("created a JWT secret in %s", path)
+        handle.write(make())
+    log.info("created %s in %s", name, directory)
     return path
 
 
@@ -346,14 +364,16 @@ class Stack:
 
 
 def start_stack(config: StackConfig, group: ProcessGroup, base_env: Mapping[str, str]) -> Stack:
-    """Ensure the servers and the JWT secret, then start worker, gateway and Flower in ``group``."""
+    """Ensure the servers and local secrets, then start worker, gateway and Flower in ``group``."""
     redis_server = ensure_redis(config.redis_url, config.data_dir)
     _adopt(group, "redis", redis_server)
     mongo_server = ensure_mongo(config.mongo_url, config.data_dir)
     _adopt(group, "mongo", mongo_server)
+    # A generated local secret would shadow the variable in the secrets chain.
     if "HOOKLINE_JWT_SECRET" not in base_env:
-        # A generated local secret would shadow the variable in the secrets chain.
         ensure_jwt_secret(config.data_dir)
+    if SEAL_KEY_ENV not in base_env:
+        ensure_seal_key(config.data_dir)
     # Readable logs for a person at a terminal, unless JSON was asked for.
     env = {LOG_FORMAT_ENV: "text", **config.child_env(base_env)}
     group.start("worker", worker_command(), worker_env(env, config.data_dir))

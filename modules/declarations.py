@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from events import DEFAULT_PRIORITY, RegistrationError
 from events.hooks import check_priority
+from events.sensitive import check_no_nested_sensitive, sensitive_fields
 
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -79,6 +80,18 @@ class Route:
             raise RegistrationError(f"{where}: a query route needs a read_model")
         if self.method == "GET" and self.mode is RouteMode.COMMAND:
             raise RegistrationError(f"{where}: a GET route must be a query")
+        self._check_sensitive(where)
+
+    def _check_sensitive(self, where: str) -> None:
+        """Credentials only at the top of a command's body or result, never in a URL."""
+        for model in (self.request, self.response):
+            if model is not None:
+                check_no_nested_sensitive(model, where)
+        if self.mode is RouteMode.QUERY and self.request and sensitive_fields(self.request):
+            raise RegistrationError(
+                f"{where}: a query's parameters end up in URLs and access logs; "
+                "a sensitive field belongs in a command's body"
+            )
 
 
 @dataclass(frozen=True)

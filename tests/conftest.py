@@ -25,7 +25,7 @@ from pymongo.database import Database
 from hookline.processes import spawn, terminate
 from hookline.stack import (
     SOFT_SHUTDOWN_ENV,
-    ensure_jwt_secret,
+    ensure_local_secrets,
     gateway_command,
     worker_command,
     worker_env,
@@ -66,7 +66,7 @@ def mongo_db(servers: Servers) -> Iterator[Database[dict[str, Any]]]:
 def stack_env(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The environment a worker and a gateway get, as ``make up`` would set it."""
     data_dir = tmp_path_factory.mktemp("hookline")
-    ensure_jwt_secret(data_dir)
+    ensure_local_secrets(data_dir)
     return {
         **os.environ,
         **SOFT_SHUTDOWN_ENV,

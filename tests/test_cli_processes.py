@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from hookline.processes import spawn, terminate
-from hookline.stack import ensure_jwt_secret, ensure_redis
+from hookline.stack import ensure_local_secrets, ensure_redis
 from tests.stack_fixtures import Servers, free_port
 
 pytestmark = pytest.mark.stack
@@ -26,7 +26,7 @@ START_TIMEOUT_S = 60.0
 def env(servers: Servers, tmp_path: Path) -> Iterator[dict[str, str]]:
     """A private Redis (so no test stack's queues are consumed) and a fresh database."""
     redis_server = ensure_redis(f"redis://127.0.0.1:{free_port()}/0", tmp_path)
-    ensure_jwt_secret(tmp_path)
+    ensure_local_secrets(tmp_path)
     yield {
         **os.environ,
         "REDIS_URL": redis_server.url,

@@ -15,7 +15,10 @@ from typing import Any
 from celery import Celery, signals
 
 from core.celery_app import make_celery
+from core.sealing import KeyRing
+from core.secrets import SecretsChain
 from core.settings import Settings
+from events import ConfigurationError
 from workers import observability
 from workers.bootstrap import Blueprint, start_runtime, stop_runtime
 
@@ -35,6 +38,17 @@ def _check_shutdown_mode(**_: Any) -> None:
             "REMAP_SIGTERM is not SIGQUIT: SIGTERM waits for every running task however long, "
             "instead of a soft shutdown that returns unfinished work to the broker"
         )
+
+
+@signals.worker_init.connect  # type: ignore[untyped-decorator]
+def _refuse_without_seal_key(**_: Any) -> None:
+    """No pool process starts without the bus seal key (SystemExit is not caught as a
+    failing signal handler would be, so the worker stops here, naming the setting)."""
+    try:
+        KeyRing.from_secrets(SecretsChain.from_settings(settings))
+    except ConfigurationError as e:
+        log.critical("%s", e)
+        raise SystemExit(f"hookline worker: {e}") from e
 
 
 @signals.worker_process_init.connect  # type: ignore[untyped-decorator]

@@ -87,9 +87,7 @@ class Orchestrator(Generic[M]):
 
     @staticmethod
     def result(body: BaseModel | None = None, status_code: int = 200) -> CommandResult:
-        return CommandResult(
-            status_code=status_code, body=None if body is None else body.model_dump(mode="json")
-        )
+        return CommandResult.of(body, status_code)
 
     def on_start(self) -> None:
         """Called once the module is initialised and its indexes exist; override if needed."""

@@ -6,9 +6,11 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from core.sealing import opened_payload, seal_result
 from events import (
     Command,
     CommandResult,
@@ -113,7 +115,7 @@ class Runtime:
             )
             return
         self._publish(command.id, ctx.events)
-        state.succeed(command.id, result)
+        state.succeed(command.id, result, seal_result(self.services.keys, command.id, result))
 
     def _call_handler(self, command: Command, ctx: CommandContext) -> CommandResult:
         target = self.commands.get(command.name)
@@ -121,7 +123,8 @@ class Runtime:
             return self.admin.run(command)
         if target is None:
             raise DomainError(f"no loaded module handles command {command.name!r}")
-        return target.orchestrator.run(target.route, ctx, _parse_request(target.route, command))
+        payload = opened_payload(self.services.keys, command)
+        return target.orchestrator.run(target.route, ctx, _parse_request(target.route, payload))
 
     def _publish(self, command_id: str, events: list[Event]) -> None:
         self.services.state.expect_events(command_id, [e.id for e in events])
@@ -140,11 +143,12 @@ class Runtime:
         return self.hook_runner.run_hook(event, hook_key, attempt, replay_of)
 
 
-def _parse_request(route: Route, command: Command) -> BaseModel | None:
+def _parse_request(route: Route, payload: dict[str, Any]) -> BaseModel | None:
     if route.request is None:
         return None
     try:
-        return route.request.model_validate(command.payload)
+        return route.request.model_validate(payload)
     except ValidationError as e:
-        errors = json.loads(e.json(include_url=False))
+        # Without the input: it may be a password.
+        errors = json.loads(e.json(include_url=False, include_input=False))
         raise InvalidInput("the command payload is invalid", errors=errors) from e

@@ -13,6 +13,7 @@ from pymongo.database import Database
 from core.command_state import CommandStateStore
 from core.read_models import ReadModelStore
 from core.redelivery import MessageLedger
+from core.sealing import KeyRing
 from core.secrets import SecretsChain
 from core.security import ApiKeyRegistry, PasswordHasher, SessionStore, TokenService
 from core.settings import Settings
@@ -38,6 +39,7 @@ class WorkerServices:
     bus: EventBus
     celery: Celery
     secrets: SecretsChain
+    keys: KeyRing
     passwords: PasswordHasher
     tokens: TokenService
     sessions: SessionStore
@@ -46,6 +48,7 @@ class WorkerServices:
     @classmethod
     def build(cls, settings: Settings, celery: Celery) -> WorkerServices:
         secrets = SecretsChain.from_settings(settings)
+        ring = KeyRing.from_secrets(secrets)  # before connecting: no key, no start
         mongo = connect_mongo(settings)
         db = mongo_database(mongo, settings)
         client = connect_redis(settings)
@@ -55,7 +58,7 @@ class WorkerServices:
             mongo=mongo,
             db=db,
             redis=client,
-            state=CommandStateStore(client, settings.command_ttl_s),
+            state=CommandStateStore(client, settings.command_ttl_s, settings.secret_result_ttl_s),
             read_models=ReadModelStore(client, settings.read_model_ttl_s),
             hook_runs=HookRunLedger(db),
             dead_letters=DeadLetterStore(db),
@@ -63,6 +66,7 @@ class WorkerServices:
             bus=EventBus(celery, ledger),
             celery=celery,
             secrets=secrets,
+            keys=ring,
             passwords=PasswordHasher(),
             tokens=TokenService.from_settings(settings, secrets),
             sessions=SessionStore(client),

@@ -27,6 +27,8 @@ from core import keys
 from core.celery_app import make_celery
 from core.command_state import CommandDocument, initial_fields
 from core.logs import log_context
+from core.sealing import SECRET_NAME as SEAL_KEY_NAME
+from core.sealing import new_key_entry
 from core.settings import Settings
 from events import Actor, Command, CommandStatus, Event, new_id
 from modules import BaseModule, discover
@@ -138,7 +140,11 @@ class HarnessConfig:
     def write_secrets(self) -> None:
         """Secrets as files in the global secrets dir, which outranks the environment."""
         self.secrets_dir.mkdir(parents=True, exist_ok=True)
-        values = {JWT_SECRET_NAME: secrets.token_hex(32), **self.secrets}
+        values = {
+            JWT_SECRET_NAME: secrets.token_hex(32),
+            SEAL_KEY_NAME: new_key_entry(),
+            **self.secrets,
+        }
         for name, value in values.items():
             (self.secrets_dir / name).write_text(value)
 

@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from events import Credential
+
 Scope = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*$")]
 KeyId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 
@@ -60,7 +62,7 @@ class CreatedKey(BaseModel):
     key_id: str
     name: str
     scopes: tuple[str, ...]
-    api_key: str
+    api_key: Credential
     created_at: datetime
 
 

@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from events import Credential
+
 Email = Annotated[
     str,
     StringConstraints(
@@ -22,7 +24,7 @@ Username = Annotated[
         strip_whitespace=True, min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$"
     ),
 ]
-Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
+Password = Annotated[Credential, StringConstraints(min_length=8, max_length=128)]
 
 
 class _Request(BaseModel):
@@ -38,11 +40,11 @@ class RegisterRequest(_Request):
 
 class LoginRequest(_Request):
     email: Email
-    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    password: Annotated[Credential, StringConstraints(min_length=1, max_length=128)]
 
 
 class RefreshRequest(_Request):
-    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+    refresh_token: Annotated[Credential, StringConstraints(min_length=1, max_length=4096)]
 
 
 class User(BaseModel):
@@ -89,7 +91,7 @@ class LogoutResult(BaseModel):
 
 
 class TokenPair(BaseModel):
-    access_token: str
-    refresh_token: str
+    access_token: Credential
+    refresh_token: Credential
     token_type: str = "Bearer"
     expires_in: int = Field(description="access token lifetime in seconds")

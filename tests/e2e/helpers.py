@@ -31,10 +31,25 @@ def login(client: httpx.Client, user: dict[str, str]) -> dict[str, Any]:
     return tokens
 
 
-def poll(client: httpx.Client, url: str, timeout_s: float = 15) -> dict[str, Any]:
+def claim(response: httpx.Response) -> dict[str, str]:
+    """The header that reads the anonymous command ``response`` accepted (Command-Claim)."""
+    return {"Command-Claim": response.headers["Command-Claim"]}
+
+
+def status_of(client: httpx.Client, response: httpx.Response) -> dict[str, Any]:
+    """The document of the anonymous command ``response`` answered for, read with its claim."""
+    document: dict[str, Any] = client.get(
+        response.headers["Location"], headers=claim(response)
+    ).json()
+    return document
+
+
+def poll(
+    client: httpx.Client, url: str, timeout_s: float = 15, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while True:
-        document: dict[str, Any] = client.get(url).json()
+        document: dict[str, Any] = client.get(url, headers=headers).json()
         if document["status"] in ("succeeded", "failed", "dead") or time.monotonic() > deadline:
             return document
         time.sleep(0.1)

@@ -10,7 +10,7 @@ import pytest
 
 from modules import discover
 from tests.conftest import RunningStack
-from tests.e2e.helpers import new_user, register
+from tests.e2e.helpers import new_user, register, status_of
 
 pytestmark = pytest.mark.e2e
 
@@ -72,7 +72,7 @@ def test_events_lists_hooks_in_the_order_a_worker_runs_them(client: httpx.Client
     ]
     listed = [hook["hook"] for hook in channel["x-hooks"]]
     response = register(client, new_user())
-    trace = client.get(response.headers["Location"]).json()["hooks"]
+    trace = status_of(client, response)["hooks"]
     ran = [f"{h['module']}.{h['handler']}" for h in trace if h["event"] == "user_created"]
     assert listed == ran == ["wallet.open_wallet", "notifications.notify", "audit.record"]
 

@@ -95,10 +95,12 @@ def test_status_prints_the_command_and_follow_streams_it(
     """``status ID`` prints the document; ``--follow`` prints progress lines then the same."""
     response = register(client, new_user())
     command_id = response.headers["Location"].rsplit("/", 1)[1]
-    plain = hookline(stack, "status", command_id)
+    claim = ("--claim", response.headers["Command-Claim"])  # register is anonymous
+    assert hookline(stack, "status", command_id).returncode == 1  # by id alone: 404
+    plain = hookline(stack, "status", command_id, *claim)
     assert plain.returncode == 0, plain.stderr
     assert json.loads(plain.stdout)["status"] == "succeeded"
-    followed = hookline(stack, "status", command_id, "--follow")
+    followed = hookline(stack, "status", command_id, "--follow", *claim)
     assert followed.returncode == 0, followed.stderr
     assert json.loads(followed.stdout) == json.loads(plain.stdout)
     lines = followed.stderr.strip().splitlines()

@@ -11,7 +11,7 @@ import pytest
 from pymongo.database import Database
 
 from tests.conftest import RunningStack
-from tests.e2e.helpers import bearer, login, new_user, register, signed_up
+from tests.e2e.helpers import bearer, login, new_user, register, signed_up, status_of
 
 pytestmark = pytest.mark.e2e
 WAIT = {"Prefer": "wait=30"}
@@ -30,7 +30,7 @@ def test_register_opens_a_wallet_within_the_same_wait(client: httpx.Client) -> N
     user = new_user()
     response = register(client, user)
     assert response.status_code == 201
-    trace = client.get(response.headers["Location"]).json()["hooks"]
+    trace = status_of(client, response)["hooks"]
     on_created = [(h["module"], h["priority"]) for h in trace if h["event"] == "user_created"]
     assert on_created == [("wallet", 10), ("notifications", 50), ("audit", 100)]
     auth = bearer(login(client, user))

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from hookline.sse import ServerEvent, iter_events
-from tests.e2e.helpers import new_user, register, signed_up
+from tests.e2e.helpers import claim, new_user, register, signed_up
 
 pytestmark = pytest.mark.e2e
 
@@ -53,8 +53,8 @@ def test_stream_of_a_finished_command_replays_it_and_closes(client: httpx.Client
     response = register(client, new_user())
     assert response.status_code == 201
     location = response.headers["Location"]
-    events = read_stream(client, location + "/stream", {})
-    document = client.get(location).json()
+    events = read_stream(client, location + "/stream", claim(response))
+    document = client.get(location, headers=claim(response)).json()
     check_stream(events, document)
     assert [e.json()["status"] for e in events if e.event == "status"] == ["succeeded"]
     assert {("user_created", "wallet", "open_wallet")} <= {

@@ -10,7 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import RunningStack
-from tests.e2e.helpers import new_user, poll, register
+from tests.e2e.helpers import claim, new_user, poll, register
 
 pytestmark = pytest.mark.e2e
 
@@ -71,10 +71,11 @@ def test_worker_counts_every_task_and_hook_run_across_its_pool(
 ) -> None:
     """Commands spread over the prefork pool are all counted, with hook runs and queue depths."""
     before = scrape_when_idle(stack.worker_metrics_url)
-    locations = [
-        client.post("/public/register", json=new_user()).headers["Location"] for _ in range(6)
-    ]
-    assert all(poll(client, url)["status"] == "succeeded" for url in locations)
+    accepted = [client.post("/public/register", json=new_user()) for _ in range(6)]
+    assert all(
+        poll(client, r.headers["Location"], headers=claim(r))["status"] == "succeeded"
+        for r in accepted
+    )
     after = _scrape_until_settled(stack.worker_metrics_url, before, hook_runs=6)
 
     def delta(name: str, **labels: str) -> float:

@@ -12,7 +12,12 @@ import httpx
 import pytest
 
 from hookline.processes import spawn, terminate
-from hookline.stack import ensure_jwt_secret, ensure_redis, gateway_command, worker_command
+from hookline.stack import (
+    ensure_local_secrets,
+    ensure_redis,
+    gateway_command,
+    worker_command,
+)
 from tests.e2e.helpers import new_user, register
 from tests.stack_fixtures import Servers, free_port
 
@@ -23,7 +28,7 @@ pytestmark = pytest.mark.e2e
 def broken_wallet_stack(servers: Servers, tmp_path: Path) -> Iterator[str]:
     """A worker and gateway on their own Redis, with the wallet's welcome_credits misconfigured."""
     redis_server = ensure_redis(f"redis://127.0.0.1:{free_port()}/0", tmp_path)
-    ensure_jwt_secret(tmp_path)
+    ensure_local_secrets(tmp_path)
     env = {
         **os.environ,
         "REDIS_URL": redis_server.url,

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.helpers import bearer, login, new_user, poll, register
+from tests.e2e.helpers import bearer, claim, login, new_user, poll, register, status_of
 
 pytestmark = pytest.mark.e2e
 
@@ -25,7 +25,7 @@ def test_register_and_wait_gives_201_and_a_hook_trace(pipeline_client: httpx.Cli
     assert response.headers["Preference-Applied"] == "wait=10"
     body = response.json()
     assert body["user_id"] and body["email"] == user["email"]
-    document = client.get(response.headers["Location"]).json()
+    document = status_of(client, response)
     assert document["status"] == "succeeded"
     audit = [h for h in document["hooks"] if (h["module"], h["event"]) == ("audit", "user_created")]
     assert len(audit) == 1 and audit[0]["status"] == "succeeded"
@@ -39,7 +39,7 @@ def test_register_without_prefer_is_accepted_then_succeeds(client: httpx.Client)
     body = response.json()
     assert body["status"] == "accepted"
     assert response.headers["Location"] == body["status_url"] == f"/commands/{body['command_id']}"
-    document = poll(client, body["status_url"])
+    document = poll(client, body["status_url"], headers=claim(response))
     assert document["status"] == "succeeded"
     assert document["result"]["status_code"] == 201
     assert document["attempts"] == 1

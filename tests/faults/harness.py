@@ -34,6 +34,7 @@ from hookline.stack import (
     ensure_jwt_secret,
     ensure_mongo,
     ensure_redis,
+    ensure_seal_key,
     gateway_command,
     worker_command,
 )
@@ -90,6 +91,7 @@ class FaultStack:
             "PYTHONUNBUFFERED": "1",
         }
         self.jwt_secret = ensure_jwt_secret(root).read_text().strip()
+        ensure_seal_key(root)
         self.worker: subprocess.Popen[bytes] | None = None
         self.gateway: subprocess.Popen[bytes] | None = None
         self.generation = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pytest
@@ -10,7 +11,8 @@ from starlette.requests import Request
 from api_gateway.bodies import check_json, check_query
 from api_gateway.errors import BadRequest
 from api_gateway.idempotency import fingerprint, idempotency_key
-from events import InvalidInput
+from core.sealing import KeyRing, new_key_entry, seal_command
+from events import Command, InvalidInput
 from events.paging import PageQuery
 
 
@@ -70,9 +72,34 @@ def test_idempotency_key_shape() -> None:
             idempotency_key(bad)
 
 
+RING = KeyRing.parse(new_key_entry("k1"))
+
+
+def _print(name: str, payload: dict[str, object], sensitive: frozenset[str] = frozenset()) -> str:
+    return fingerprint(RING, seal_command(RING, Command(name=name, payload=payload), sensitive))
+
+
 def test_fingerprint_ignores_key_order_but_not_values_or_command() -> None:
     """Same command and payload fingerprint alike whatever the key order."""
-    same = fingerprint("wallet.deposit", {"a": 1, "b": 2})
-    assert same == fingerprint("wallet.deposit", {"b": 2, "a": 1})
-    assert same != fingerprint("wallet.withdraw", {"a": 1, "b": 2})
-    assert same != fingerprint("wallet.deposit", {"a": 1, "b": 3})
+    same = _print("wallet.deposit", {"a": 1, "b": 2})
+    assert same == _print("wallet.deposit", {"b": 2, "a": 1})
+    assert same != _print("wallet.withdraw", {"a": 1, "b": 2})
+    assert same != _print("wallet.deposit", {"a": 1, "b": 3})
+
+
+def test_fingerprint_covers_sealed_fields_and_is_keyed() -> None:
+    """Another password is another request; the digest is no plain hash of the password."""
+    secret = frozenset({"password"})
+    first = _print(
+        "user_management.login", {"email": "a@b.c", "password": "hunter2hunter2"}, secret
+    )
+    again = _print(
+        "user_management.login", {"email": "a@b.c", "password": "hunter2hunter2"}, secret
+    )
+    other = _print(
+        "user_management.login", {"email": "a@b.c", "password": "hunter3hunter3"}, secret
+    )
+    assert first == again != other
+    payload = '{"email":"a@b.c","password":"hunter2hunter2"}'
+    canonical = f'{{"command":"user_management.login","payload":{payload}}}'
+    assert first != hashlib.sha256(canonical.encode()).hexdigest()
