@@ -111,13 +111,24 @@ def _responses(route: Route, schemas: SchemaSet, query: bool) -> dict[str, Any]:
         }
     else:
         outcome["content"] = {"application/json": {"schema": {}}}
-    responses: dict[str, Any] = {
-        str(route.success_status): outcome,
-        "202": accepted_response(schemas, query),
-    }
+    accepted = accepted_response(schemas, query)
+    if not route.auth:
+        claim = {"Command-Claim": CLAIM_RESPONSE_HEADER}
+        accepted["headers"] = {**accepted["headers"], **claim}
+        outcome["headers"] = claim
+    responses: dict[str, Any] = {str(route.success_status): outcome, "202": accepted}
     for status in QUERY_PROBLEMS if query else COMMAND_PROBLEMS:
         responses[str(status)] = problem_response(schemas, PROBLEM_DESCRIPTIONS[status])
     return responses
+
+
+CLAIM_RESPONSE_HEADER = {
+    "required": False,
+    "description": "Sent when the caller is anonymous: the command is read with this claim, "
+    "sent back as the `Command-Claim` request header; by id alone it is a 404. Shown once, "
+    "never stored.",
+    "schema": {"type": "string", "format": "password"},
+}
 
 
 def accepted_response(schemas: SchemaSet, query: bool) -> dict[str, Any]:

@@ -66,13 +66,26 @@ def _problem(schemas: SchemaSet, description: str) -> dict[str, Any]:
     }
 
 
+CLAIM_PARAMETER = {
+    "name": "Command-Claim",
+    "in": "header",
+    "required": False,
+    "description": "Reads an anonymous command: the claim its answer carried. Without it an "
+    "anonymous command is a 404.",
+    "schema": {"type": "string", "format": "password"},
+}
+_INTERNAL_FIELDS = ("owner", "claims")
+
+
 def _command_document(schemas: SchemaSet) -> dict[str, Any]:
-    """``CommandDocument`` as the client sees it: without the internal ``owner``."""
+    """``CommandDocument`` as the client sees it: without the internal owner and claims."""
     schema = schemas.ref(CommandDocument, "serialization")
     name = schema["$ref"].rsplit("/", 1)[1]
     public = dict(schemas.components[name])
-    public["properties"] = {k: v for k, v in public["properties"].items() if k != "owner"}
-    public["required"] = [k for k in public.get("required", []) if k != "owner"]
+    public["properties"] = {
+        k: v for k, v in public["properties"].items() if k not in _INTERNAL_FIELDS
+    }
+    public["required"] = [k for k in public.get("required", []) if k not in _INTERNAL_FIELDS]
     public["title"] = "Command"
     del schemas.components[name]
     schemas.components["Command"] = public
@@ -124,7 +137,8 @@ def _text(media_type: str, description: str) -> dict[str, Any]:
 
 def platform_paths(schemas: SchemaSet) -> dict[str, Any]:
     command_id = [
-        {"name": "command_id", "in": "path", "required": True, "schema": {"type": "string"}}
+        {"name": "command_id", "in": "path", "required": True, "schema": {"type": "string"}},
+        CLAIM_PARAMETER,
     ]
     optional_auth: list[dict[str, list[str]]] = [{}, {"bearerAuth": []}]
     not_found = _problem(schemas, "No such command, or not the caller's")

@@ -21,6 +21,7 @@ from typing import NoReturn
 import httpx
 
 from core.logs import LogFormat, LogSettings, configure_logging
+from core.sealing import new_key_entry
 from core.settings import Settings
 from hookline.admin import AdminAction, UnknownUser, change_admin_role
 from hookline.processes import ProcessGroup
@@ -230,6 +231,16 @@ def _run_flower(_args: argparse.Namespace) -> int:
     _exec(flower_command(StackConfig.from_env(os.environ).flower_port))
 
 
+def _configure_seal_key(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--id", dest="key_id", help="the key id (default: 8 random hex digits)")
+
+
+def _run_seal_key(args: argparse.Namespace) -> int:
+    """A new key on standard output, for a secrets file or the environment (see README)."""
+    sys.stdout.write(new_key_entry(args.key_id) + "\n")
+    return 0
+
+
 def _configure_admin(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=[a.value for a in AdminAction])
     parser.add_argument("email", help="the user's email")
@@ -258,6 +269,14 @@ register(
 register(Command("worker", "run one Celery worker with the current environment", _run_worker))
 register(Command("gateway", "run the HTTP gateway with the current environment", _run_gateway))
 register(Command("flower", "run Flower with the current environment", _run_flower))
+register(
+    Command(
+        "seal-key",
+        "print a new bus seal key entry (KEY_ID:KEY) for HOOKLINE_BUS_SEAL_KEY",
+        _run_seal_key,
+        _configure_seal_key,
+    )
+)
 register(
     Command(
         "admin",

@@ -55,7 +55,7 @@ class Gateway:
 
     def keep_claim(self, response: httpx.Response) -> str | None:
         """Read the command ``response`` accepted with the claim it carries, if any."""
-        claim = response.headers.get(CLAIM_HEADER)
+        claim: str | None = response.headers.get(CLAIM_HEADER)
         if claim:
             self.claim = claim
             self.client.headers[CLAIM_HEADER] = claim

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from core.sealing import KeyRing
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("events", "modules", "core", "workers", "api_gateway", "hookline")
 CLI_TIMEOUT_S = 60
@@ -117,3 +119,11 @@ def test_new_module_refuses_a_bad_or_taken_name(project_copy: Path) -> None:
     taken = hookline("new-module", "wallet", "--root", str(project_copy), cwd=project_copy)
     assert taken.returncode == 1 and "exists already" in taken.stderr
     assert not (project_copy / "tests" / "modules").exists()
+
+
+def test_seal_key_prints_a_key_entry_the_ring_accepts() -> None:
+    """``seal-key`` prints KEY_ID:KEY, ready for HOOKLINE_BUS_SEAL_KEY; a new key each time."""
+    first, second = hookline("seal-key", "--id", "k2026"), hookline("seal-key")
+    assert first.returncode == second.returncode == 0, first.stderr
+    ring = KeyRing.parse(f"{first.stdout.strip()},{second.stdout.strip()}")
+    assert ring.sealing_key.key_id == "k2026" and len(ring.keys) == 2
