@@ -115,6 +115,14 @@ class FaultStack:
             self.gateway = spawn(gateway_command(self.port), self.env, output=output)
         self.await_health(lambda status: status == 200, "the stack to become healthy")
 
+    def restart_gateway(self) -> None:
+        """Stop the gateway and start a new one (it reads its settings and secrets anew)."""
+        assert self.gateway is not None
+        terminate(self.gateway)
+        with (self.root / "gateway.log").open("ab") as output:
+            self.gateway = spawn(gateway_command(self.port), self.env, output=output)
+        self.await_health(lambda status: status in (200, 503), "the gateway to answer")
+
     def start_worker(self) -> None:
         self.generation += 1
         with self.worker_log(self.generation).open("ab") as output:

@@ -1,0 +1,76 @@
+"""Rotating the bus seal key loses nothing: commands sealed with the old key and still
+queued run after the new key takes over, and their secret results still hand over.
+
+The rotation is the documented one: every process gets ``NEW,OLD`` (the first seals,
+both open), then, once nothing sealed with OLD can be queued, ``NEW`` alone.
+"""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from core import keys
+from core.sealing import KeyRing, new_key_entry
+from tests.e2e.helpers import bearer, claim, new_user, poll
+from tests.faults.conftest import StackFactory
+from tests.faults.harness import FaultStack, sign_up, wait_for
+
+pytestmark = pytest.mark.faults
+QUEUED = 8
+
+
+def test_commands_sealed_with_the_old_key_run_after_rotation(fault_stack: StackFactory) -> None:
+    stack = fault_stack()
+    key_file = stack.root / "secrets" / "bus_seal_key"
+    old_id = KeyRing.parse(key_file.read_text()).sealing_key.key_id
+    _, auth = sign_up(stack.base_url)
+    stack.stop_worker()
+    with httpx.Client(base_url=stack.base_url, timeout=30) as client:
+        users = [new_user() for _ in range(QUEUED)]
+        queued = [client.post("/public/register", json=user) for user in users]
+        deposits = [client.post("/wallet/deposit", json={"amount": 1}, headers=auth)]
+        assert all(r.status_code == 202 for r in [*queued, *deposits])
+        assert {sealed_with(stack, r) for r in queued} == {old_id}
+        key_file.write_text(f"{new_entry()},{key_file.read_text().strip()}")
+        stack.restart_gateway()
+        stack.start_worker()
+        for response in queued:
+            document = poll(client, response.headers["Location"], 60, headers=claim(response))
+            assert document["status"] == "succeeded", document
+        assert poll(client, deposits[0].headers["Location"], 60, auth)["status"] == "succeeded"
+        for user in users:  # each password arrived intact: it logs in
+            tokens = login_tokens(stack, client, user)
+            assert client.get("/userauth/me", headers=bearer(tokens)).status_code == 200
+    assert stack.worker_log_count("SealError") == 0
+
+
+def new_entry() -> str:
+    return new_key_entry("rotated")
+
+
+def sealed_with(stack: FaultStack, accepted: httpx.Response) -> str:
+    """The key id in the queued message's envelope (the message ledger notes it as sent)."""
+    command_id = accepted.headers["Location"].rsplit("/", 1)[1]
+    note = stack.redis.get(keys.message(command_id))
+    assert isinstance(note, str), "no ledger note for a queued command"
+    key_id: str = json.loads(note)["args"][0]["sealed"]["key_id"]
+    return key_id
+
+
+def login_tokens(stack: FaultStack, client: httpx.Client, user: dict[str, str]) -> dict[str, str]:
+    """A login without waiting, its tokens read once with the claim (sealed with the new key)."""
+    accepted = client.post("/public/login", json={k: user[k] for k in ("email", "password")})
+
+    def tokens() -> dict[str, str] | None:
+        document = client.get(accepted.headers["Location"], headers=claim(accepted)).json()
+        if document["status"] != "succeeded":
+            assert document["status"] in ("accepted", "running"), document
+            return None
+        body: dict[str, str] = document["result"]["body"]
+        return body
+
+    found: dict[str, str] = wait_for(tokens, 30, "the login's tokens", stack.log_tails)
+    return found
