@@ -29,7 +29,7 @@ from api_gateway.services import GatewayServices
 from core.command_state import CommandDocument
 from core.sealing import open_result
 from core.security import has_permission
-from events import Actor, CommandResult
+from events import Actor
 
 CLAIM_HEADER = "Command-Claim"
 READ_ANY_COMMAND = "commands:read_any"
@@ -84,10 +84,7 @@ async def hand_over(services: GatewayServices, document: CommandDocument) -> Com
     sealed = await services.state.take_secret(document.command_id)
     if sealed is None:  # handed over already, or expired
         return document
-    secret = open_result(services.keys, document.command_id, sealed)
-    result = document.result
-    revealed = CommandResult(status_code=result.status_code, body=result.revealed(secret))
-    return document.model_copy(update={"result": revealed, "result_redacted": False})
+    return document.revealed(open_result(services.keys, document.command_id, sealed))
 
 
 async def shown_to(

@@ -11,7 +11,7 @@ import json
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import redis
 import redis.asyncio
@@ -131,6 +131,15 @@ class CommandDocument(BaseModel):
 
     def public(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude={"owner", "claims"})
+
+    def revealed(self, secret: dict[str, Any]) -> CommandDocument:
+        """The document with its result's sensitive fields back (for its submitter, once)."""
+        if self.result is None:
+            return self
+        result = CommandResult(
+            status_code=self.result.status_code, body=self.result.revealed(secret)
+        )
+        return self.model_copy(update={"result": result, "result_redacted": False})
 
 
 def initial_fields(command: Command) -> dict[str, str]:
@@ -282,6 +291,10 @@ class CommandStateStore:
         pipe = _queue_document_reads(self._redis.pipeline(transaction=False), command_id)
         return parse_document(command_id, *pipe.execute())
 
+    def take_secret(self, command_id: str) -> Sealed | None:
+        """The sealed part of the result, removed as it is read (the harness's submitter)."""
+        return _sealed(cast(str | None, self._redis.getdel(keys.command_secret(command_id))))
+
 
 class AsyncCommandStateStore:
     """The gateway side: reads command documents (the publisher records accepted ones)."""
@@ -297,8 +310,7 @@ class AsyncCommandStateStore:
 
     async def take_secret(self, command_id: str) -> Sealed | None:
         """The sealed part of the result, removed as it is read: only one caller gets it."""
-        raw = await self._redis.getdel(keys.command_secret(command_id))
-        return None if raw is None else Sealed.model_validate_json(raw)
+        return _sealed(await self._redis.getdel(keys.command_secret(command_id)))
 
     async def add_claim(self, command_id: str, digest: str) -> None:
         """Let a second claim read the command (an Idempotency-Key replay of an anonymous one)."""
@@ -333,6 +345,10 @@ def _refusal(command_id: str, target: CommandStatus, reply: str) -> HooklineErro
             f"command {command_id} cannot go from {value} to {target}", current=value
         )
     raise redis.ResponseError(reply)
+
+
+def _sealed(raw: str | None) -> Sealed | None:
+    return None if raw is None else Sealed.model_validate_json(raw)
 
 
 def _now() -> str:

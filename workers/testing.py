@@ -28,9 +28,9 @@ from core.celery_app import make_celery
 from core.command_state import CommandDocument, initial_fields
 from core.logs import log_context
 from core.sealing import SECRET_NAME as SEAL_KEY_NAME
-from core.sealing import new_key_entry
+from core.sealing import new_key_entry, open_result, seal_command
 from core.settings import Settings
-from events import Actor, Command, CommandStatus, Event, new_id
+from events import Actor, Command, CommandStatus, Event, new_id, sensitive_fields
 from modules import BaseModule, discover
 from workers.bootstrap import Blueprint
 from workers.bus import EventBus
@@ -184,11 +184,25 @@ class Harness:
         """Run command ``name`` and every event it causes; the command as it ended."""
         data = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
         command = Command(name=name, payload=dict(data or {}), actor=actor or Actor())
+        command = seal_command(self.services.keys, command, self._sensitive(name))
         self._accept(command)
         with log_context(command.correlation_id, command.id):
             self.runtime.run_command(command)
             events = self._drain()
-        return CommandRun(command, self._read(command.id), events)
+        return CommandRun(command, self._handed_over(self._read(command.id)), events)
+
+    def _sensitive(self, name: str) -> frozenset[str]:
+        """The fields the gateway would seal: the route's credentials."""
+        target = self.runtime.commands.get(name)
+        request = target.route.request if target is not None else None
+        return sensitive_fields(request) if request is not None else frozenset()
+
+    def _handed_over(self, document: CommandDocument) -> CommandDocument:
+        """The document as its submitter first sees it: secrets included, taken once."""
+        sealed = self.services.state.take_secret(document.command_id)
+        if sealed is None:
+            return document
+        return document.revealed(open_result(self.services.keys, document.command_id, sealed))
 
     def publish(self, name: str, payload: BaseModel | Mapping[str, Any]) -> CommandRun:
         """Dispatch event ``name`` as if a command had emitted it, to test hooks alone."""
