@@ -145,7 +145,8 @@ class Matcher:
         """Like ``find`` on ``raw`` and on what it holds encoded, for each secret the first view.
 
         The views are, in this order: the bodies of kombu messages in ``raw`` (place
-        suffixed ``(decoded body)``), ``raw`` as UTF-8, and the strings of ``raw`` parsed
+        suffixed ``(decoded body)``, or ``(decoded body of <task name>)`` for a Celery
+        task message), ``raw`` as UTF-8, and the strings of ``raw`` parsed
         as JSON (suffixed ``(json)``), where an escaped value appears unescaped.
         """
         leaks: list[Leak] = []
@@ -175,8 +176,9 @@ class Matcher:
 def text_views(raw: bytes) -> Iterator[tuple[str, str]]:
     """``raw`` as text, with the place suffix of each: decoded kombu bodies, itself, JSON."""
     parsed = _json_or_none(raw)
-    for body in kombu_bodies(parsed):
-        yield " (decoded body)", body.decode("utf-8", errors="replace")
+    for message in kombu_bodies(parsed):
+        of = f" of {message.task}" if message.task else ""
+        yield f" (decoded body{of})", message.body.decode("utf-8", errors="replace")
     yield "", raw.decode("utf-8", errors="replace")
     if parsed is not None:
         yield " (json)", "\n".join(_json_strings(parsed))
@@ -191,7 +193,15 @@ def _json_or_none(raw: bytes) -> Any:
         return None
 
 
-def kombu_bodies(value: Any) -> Iterator[bytes]:
+@dataclass(frozen=True)
+class KombuBody:
+    """The decoded body of a kombu message, and the Celery task it runs (``headers.task``)."""
+
+    task: str | None
+    body: bytes
+
+
+def kombu_bodies(value: Any) -> Iterator[KombuBody]:
     """The decoded body of every kombu message in parsed JSON ``value``, at any depth.
 
     On the Redis transport a message is ``{"body": "<base64>", "headers": {...},
@@ -201,7 +211,9 @@ def kombu_bodies(value: Any) -> Iterator[bytes]:
     if isinstance(value, dict):
         body = _base64_body(value)
         if body is not None:
-            yield body
+            headers = value.get("headers")
+            task = headers.get("task") if isinstance(headers, dict) else None
+            yield KombuBody(task if isinstance(task, str) else None, body)
         for item in value.values():
             yield from kombu_bodies(item)
     elif isinstance(value, list):
@@ -642,6 +654,7 @@ __all__: Sequence[str] = (
     "FLOWER_API_ENV",
     "MIN_SECRET_CHARS",
     "BusRecorder",
+    "KombuBody",
     "Leak",
     "Matcher",
     "MonitorLine",

@@ -174,8 +174,8 @@ def test_the_guard_finds_each_planted_secret_where_it_was_planted(
     assert places(leaks, "mongo secret") == {f"mongo {mongo_db.name}.users _id=ada"}
     assert places(leaks, "log secret") == {"log gateway.log:3"}
     assert places(leaks, "broker secret") == {
-        f"bus: LPUSH {queue} (decoded body)",
-        f"redis key {queue} item 0 (decoded body)",
+        f"bus: LPUSH {queue} (decoded body of leakguard.nothing)",
+        f"redis key {queue} item 0 (decoded body of leakguard.nothing)",
     }
     flower = {p.rsplit(" ", 1)[-1] for p in places(leaks, "flower secret") if "flower" in p}
     assert {"/api/tasks", "args"} <= flower

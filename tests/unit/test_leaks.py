@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.leaks import (
+    KombuBody,
     Leak,
     Matcher,
     kombu_bodies,
@@ -85,7 +86,7 @@ def test_each_alignment_of_base64_is_matched_whatever_the_neighbouring_bytes() -
 def test_a_kombu_body_is_decoded_and_searched(matcher: Matcher) -> None:
     raw = kombu_message([{"payload": {"email": "ada@x.io", "password": SECRET}}])
     (leak,) = matcher.find_in_bytes(raw, "bus: LPUSH user_management")
-    assert leak.place == "bus: LPUSH user_management (decoded body)"
+    assert leak.place == "bus: LPUSH user_management (decoded body of user_management.register)"
     assert f'"password": "<{LABEL}>"' in leak.excerpt
     assert_masked(leak)
 
@@ -93,7 +94,15 @@ def test_a_kombu_body_is_decoded_and_searched(matcher: Matcher) -> None:
 def test_kombu_bodies_are_found_inside_the_unacked_entry() -> None:
     message = json.loads(kombu_message({"k": "v"}))
     unacked = [message, "", "user_management"]
-    assert list(kombu_bodies(unacked)) == [b'{"k": "v"}']
+    assert list(kombu_bodies(unacked)) == [KombuBody("user_management.register", b'{"k": "v"}')]
+
+
+def test_an_event_message_body_is_decoded_too() -> None:
+    message = json.loads(kombu_message({"type": "task-sent", "args": SECRET}))
+    del message["headers"]["task"]  # events name no task
+    raw = json.dumps(message).encode()
+    (leak,) = Matcher({LABEL: SECRET}).find_in_bytes(raw, "bus: PUBLISH /13.celeryev/task.sent")
+    assert leak.place == "bus: PUBLISH /13.celeryev/task.sent (decoded body)"
 
 
 def test_a_value_escaped_twice_inside_json_is_found_in_its_strings() -> None:
