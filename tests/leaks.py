@@ -639,12 +639,14 @@ def flower_process(env: Mapping[str, str], port: int, log_path: Path) -> Iterato
 
 def _await_flower(url: str, exit_code: Callable[[], int | None], log_path: Path) -> None:
     deadline = time.monotonic() + FLOWER_START_TIMEOUT_S
-    while time.monotonic() < deadline and exit_code() is None:
+    status = None
+    while time.monotonic() < deadline and exit_code() is None and status != 401:
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/api/tasks", timeout=1).status_code == 200:
+            status = httpx.get(f"{url}/api/tasks", timeout=1).status_code
+            if status == 200:
                 return
         time.sleep(_POLL_S)
-    state = "exited" if exit_code() is not None else "did not answer"
+    state = "exited" if exit_code() is not None else f"answered {status}"
     tail = log_path.read_text(errors="replace")[-_LOG_TAIL_CHARS:]
     raise RuntimeError(f"Flower {state} at {url}/api/tasks:\n{tail}")
 
