@@ -48,7 +48,9 @@ from pymongo import MongoClient
 from redis.client import Monitor
 
 from hookline.processes import spawn, terminate
-from hookline.stack import METRICS_DIR_ENV, flower_command
+from hookline.stack import METRICS_DIR_ENV, ensure_local_secrets, ensure_redis, flower_command
+from tests.conftest import RunningStack, running_stack
+from tests.stack_fixtures import free_port
 
 # Shorter values would match by accident (and their base64 forms would be a few characters).
 MIN_SECRET_CHARS = 8
@@ -669,4 +671,41 @@ __all__: Sequence[str] = (
     "secret_forms",
     "text_views",
     "unescape_monitor_arg",
+    "watched_stack",
 )
+
+
+@contextlib.contextmanager
+def watched_stack(
+    stack_env: Mapping[str, str], root: Path, **settings: str
+) -> Iterator[tuple[RunningStack, str]]:
+    """A private worker and gateway on a Redis of their own (broker and state), sending task
+    events from the start, and Flower watching them; ``settings`` go into their environment."""
+    data_dir = root / "data"
+    data_dir.mkdir()
+    ensure_local_secrets(data_dir)
+    # A Redis of its own: its worker must not take the session stack's messages.
+    own_redis = ensure_redis(f"redis://127.0.0.1:{free_port()}/0", data_dir)
+    env = {
+        **stack_env,
+        "REDIS_URL": own_redis.url,
+        "BROKER_URL": own_redis.url,
+        "HOOKLINE_DATA_DIR": str(data_dir),  # its own secrets and worker metrics
+        "HOOKLINE_MONGO_DB": f"leakguard_{uuid.uuid4().hex[:8]}",
+        "HOOKLINE_WORKER_METRICS_PORT": str(free_port()),
+        "HOOKLINE_TASK_EVENTS": "true",
+        **settings,
+    }
+    logs = root / "logs"
+    logs.mkdir()
+    try:
+        with (
+            running_stack(env, logs) as stack,
+            flower_process(env, free_port(), logs / "flower.log") as flower_url,
+        ):
+            yield stack, flower_url
+    finally:
+        own_redis.stop()
+        client: MongoClient[dict[str, Any]] = MongoClient(env["MONGO_URL"])
+        client.drop_database(env["HOOKLINE_MONGO_DB"])
+        client.close()

@@ -21,16 +21,13 @@ from typing import Any, TypedDict
 import httpx
 import pytest
 import redis
-from pymongo import MongoClient
 from pymongo.database import Database
 
 from core.celery_app import make_celery
 from core.settings import Settings
-from hookline.stack import ensure_jwt_secret
-from tests.conftest import RunningStack, running_stack
 from tests.e2e.helpers import register
-from tests.leaks import BusRecorder, Leak, assert_no_leaks, flower_process, scan
-from tests.stack_fixtures import Servers, free_port
+from tests.leaks import BusRecorder, Leak, assert_no_leaks, scan, watched_stack
+from tests.stack_fixtures import Servers
 
 pytestmark = pytest.mark.e2e
 
@@ -74,35 +71,6 @@ def publish_through_celery(broker_url: str, queue: str, args: list[Any]) -> None
         app.close()
 
 
-@contextlib.contextmanager
-def watched_stack(stack_env: dict[str, str], root: Path) -> Iterator[tuple[RunningStack, str]]:
-    """A private worker and gateway sending task events, and Flower watching them."""
-    data_dir = root / "data"
-    data_dir.mkdir()
-    ensure_jwt_secret(data_dir)
-    env = {
-        **stack_env,
-        "HOOKLINE_DATA_DIR": str(data_dir),  # its own JWT secret and worker metrics
-        "HOOKLINE_MONGO_DB": f"leakguard_{uuid.uuid4().hex[:8]}",
-        "HOOKLINE_WORKER_METRICS_PORT": str(free_port()),
-        "HOOKLINE_TASK_EVENTS": "true",
-        # Flower must not switch events on for other workers of this test run.
-        "FLOWER_ENABLE_EVENTS": "false",
-    }
-    logs = root / "logs"
-    logs.mkdir()
-    try:
-        with (
-            running_stack(env, logs) as stack,
-            flower_process(env, free_port(), logs / "flower.log") as flower_url,
-        ):
-            yield stack, flower_url
-    finally:
-        client: MongoClient[dict[str, Any]] = MongoClient(env["MONGO_URL"])
-        client.drop_database(env["HOOKLINE_MONGO_DB"])
-        client.close()
-
-
 def wait_for_flower(flower_url: str, path: str, found: str = "") -> None:
     """Until Flower's ``path`` answers with a non-empty JSON object holding ``found``."""
     deadline = time.monotonic() + FLOWER_WAIT_S
@@ -136,7 +104,7 @@ def test_the_guard_finds_each_planted_secret_where_it_was_planted(
     log = tmp_path / "gateway.log"
     with (
         removed_afterwards(servers.redis_url, key, queue, f"_kombu.binding.{queue}") as client,
-        watched_stack(stack_env, tmp_path) as (stack, flower_url),
+        watched_stack(stack_env, tmp_path, FLOWER_ENABLE_EVENTS="false") as (stack, flower_url),
     ):
         wait_for_flower(flower_url, "/api/workers?status=true")  # its events arrive
         with BusRecorder(servers.redis_url) as recorder:
