@@ -9,9 +9,11 @@ or in Flower is never a credential.
 
 A result's sensitive fields (tokens, API keys) are sealed apart from its
 document and handed over once: to the request that waited for it, or to the
-submitter's first read of the document or its stream. The sealed part is
-removed as it is read (Redis ``GETDEL``), so two readers never both get it;
-from then on the document shows ``result_redacted: true``. A response that
+submitter's first read of the document or its stream. The sealed part is read,
+opened, then removed only if it is still the same (a compare-and-delete), so two
+readers never both get it, and a gateway that lacks the key (mid-rotation)
+answers ``503`` and leaves it for one that has it; from then on the document
+shows ``result_redacted: true``. A response that
 carries secrets or a claim says ``Cache-Control: no-store``.
 """
 
@@ -25,9 +27,10 @@ from typing import Any
 
 from starlette.requests import Request
 
+from api_gateway.errors import ServiceUnavailable
 from api_gateway.services import GatewayServices
 from core.command_state import CommandDocument
-from core.sealing import open_result
+from core.sealing import SealError, open_result
 from core.security import has_permission
 from events import Actor
 
@@ -35,6 +38,7 @@ CLAIM_HEADER = "Command-Claim"
 READ_ANY_COMMAND = "commands:read_any"
 ANONYMOUS = "anonymous"
 NO_STORE = {"Cache-Control": "no-store"}
+RETRY_SEALED_S = 30
 
 
 @dataclass(frozen=True)
@@ -81,10 +85,20 @@ async def hand_over(services: GatewayServices, document: CommandDocument) -> Com
     """
     if not document.result_redacted or document.result is None:
         return document
-    sealed = await services.state.take_secret(document.command_id)
+    sealed = await services.state.peek_secret(document.command_id)
     if sealed is None:  # handed over already, or expired
         return document
-    return document.revealed(open_result(services.keys, document.command_id, sealed))
+    try:
+        secret = open_result(services.keys, document.command_id, sealed)
+    except SealError as e:  # left in place: a gateway that has the key can hand it over
+        raise ServiceUnavailable(
+            f"this gateway cannot open the result ({e}); try again once every gateway "
+            "lists the key that workers seal with",
+            retry_after_s=RETRY_SEALED_S,
+        ) from e
+    if not await services.state.take_secret(document.command_id, sealed):
+        return document  # another read took it meanwhile
+    return document.revealed(secret)
 
 
 async def shown_to(

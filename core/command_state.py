@@ -96,6 +96,13 @@ if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], 
 return 0
 """
 
+# KEYS: the sealed result. ARGV: the value the caller read and opened. Deletes it only if
+# unchanged, so of two readers exactly one takes it.
+_TAKE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
 
 class CommandDocument(BaseModel):
     """What ``GET /commands/{id}`` shows."""
@@ -291,7 +298,7 @@ class CommandStateStore:
         pipe = _queue_document_reads(self._redis.pipeline(transaction=False), command_id)
         return parse_document(command_id, *pipe.execute())
 
-    def take_secret(self, command_id: str) -> Sealed | None:
+    def pop_secret(self, command_id: str) -> Sealed | None:
         """The sealed part of the result, removed as it is read (the harness's submitter)."""
         return _sealed(cast(str | None, self._redis.getdel(keys.command_secret(command_id))))
 
@@ -303,14 +310,22 @@ class AsyncCommandStateStore:
         self._redis = client
         self._ttl_s = ttl_s
         self._add_claim = client.register_script(_ADD_CLAIM)
+        self._take = client.register_script(_TAKE)
 
     async def read(self, command_id: str) -> CommandDocument | None:
         pipe = _queue_document_reads(self._redis.pipeline(transaction=False), command_id)
         return parse_document(command_id, *await pipe.execute())
 
-    async def take_secret(self, command_id: str) -> Sealed | None:
-        """The sealed part of the result, removed as it is read: only one caller gets it."""
-        return _sealed(await self._redis.getdel(keys.command_secret(command_id)))
+    async def peek_secret(self, command_id: str) -> Sealed | None:
+        """The sealed part of the result, if it is still there (read, not taken)."""
+        return _sealed(await self._redis.get(keys.command_secret(command_id)))
+
+    async def take_secret(self, command_id: str, seen: Sealed) -> bool:
+        """Remove the sealed part if it is still ``seen``: true for one caller only."""
+        taken = await self._take(
+            keys=[keys.command_secret(command_id)], args=[seen.model_dump_json()]
+        )
+        return bool(taken)
 
     async def add_claim(self, command_id: str, digest: str) -> None:
         """Let a second claim read the command (an Idempotency-Key replay of an anonymous one)."""

@@ -124,7 +124,7 @@ class Runtime:
         if target is None:
             raise DomainError(f"no loaded module handles command {command.name!r}")
         payload = opened_payload(self.services.keys, command)
-        return target.orchestrator.run(target.route, ctx, _parse_request(target.route, payload))
+        return target.orchestrator.run(target.route, ctx, parse_request(target.route, payload))
 
     def _publish(self, command_id: str, events: list[Event]) -> None:
         self.services.state.expect_events(command_id, [e.id for e in events])
@@ -143,7 +143,7 @@ class Runtime:
         return self.hook_runner.run_hook(event, hook_key, attempt, replay_of)
 
 
-def _parse_request(route: Route, payload: dict[str, Any]) -> BaseModel | None:
+def parse_request(route: Route, payload: dict[str, Any]) -> BaseModel | None:
     if route.request is None:
         return None
     try:

@@ -199,7 +199,7 @@ class Harness:
 
     def _handed_over(self, document: CommandDocument) -> CommandDocument:
         """The document as its submitter first sees it: secrets included, taken once."""
-        sealed = self.services.state.take_secret(document.command_id)
+        sealed = self.services.state.pop_secret(document.command_id)
         if sealed is None:
             return document
         return document.revealed(open_result(self.services.keys, document.command_id, sealed))

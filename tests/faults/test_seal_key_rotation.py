@@ -74,3 +74,47 @@ def login_tokens(stack: FaultStack, client: httpx.Client, user: dict[str, str]) 
 
     found: dict[str, str] = wait_for(tokens, 30, "the login's tokens", stack.log_tails)
     return found
+
+
+def test_a_key_retired_too_soon_dead_letters_and_a_replay_heals(
+    fault_stack: StackFactory,
+) -> None:
+    """A command sealed with a key the worker no longer lists dies naming that key; listed
+    again, a replay runs it. A gateway without the workers' new key answers 503 for a sealed
+    result and leaves it for a gateway that has the key."""
+    stack = fault_stack(HOOKLINE_POISON_MAX_RETRIES="1")
+    key_file = stack.root / "secrets" / "bus_seal_key"
+    old = key_file.read_text().strip()
+    old_id = KeyRing.parse(old).sealing_key.key_id
+    admin = stack.admin_headers()
+    stack.stop_worker()
+    with httpx.Client(base_url=stack.base_url, timeout=30) as client:
+        user = new_user()
+        queued = client.post("/public/register", json=user)
+        assert queued.status_code == 202
+        new = new_entry()
+        key_file.write_text(new)  # OLD dropped while a message sealed with it is queued
+        stack.start_worker()
+        document = poll(client, queued.headers["Location"], 60, headers=claim(queued))
+        assert document["status"] == "dead", document
+        letter_id = "command:" + queued.headers["Location"].rsplit("/", 1)[1]
+        letter = client.get(f"/admin/dead-letters/{letter_id}", headers=admin).json()
+        assert f"no key {old_id!r}" in letter["error"]
+        key_file.write_text(f"{new},{old}")
+        stack.stop_worker()
+        stack.start_worker()
+        assert client.post(f"/admin/dead-letters/{letter_id}/replay", headers=admin).is_success
+        document = poll(client, queued.headers["Location"], 60, headers=claim(queued))
+        assert document["status"] == "succeeded", document
+        # The gateway still lists OLD alone; the worker seals the login's tokens with NEW.
+        accepted = client.post("/public/login", json={k: user[k] for k in ("email", "password")})
+        refused = wait_for(lambda: _refused(client, accepted), 30, "a 503", stack.log_tails)
+        assert refused.headers["Retry-After"] and "cannot open" in refused.json()["detail"]
+        stack.restart_gateway()
+        document = client.get(accepted.headers["Location"], headers=claim(accepted)).json()
+        assert document["result"]["body"]["access_token"], document
+
+
+def _refused(client: httpx.Client, accepted: httpx.Response) -> httpx.Response | None:
+    response = client.get(accepted.headers["Location"], headers=claim(accepted))
+    return response if response.status_code == 503 else None

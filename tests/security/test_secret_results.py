@@ -168,3 +168,11 @@ def test_unread_secrets_leave_redis_within_minutes(
         time.sleep(0.05)
     assert 0 < redis_client.ttl(secret_key) <= 300
     assert redis_client.ttl(keys.command(command_id)) > 300  # the document itself stays
+
+
+def test_a_refused_password_is_never_echoed(client: httpx.Client) -> None:
+    """A 422 names the field and the rule, never the value."""
+    user = {**new_user(), "password": "zq7x!"}
+    response = client.post("/public/register", json=user)
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "password"
+    assert "zq7x!" not in response.text

@@ -3,15 +3,24 @@ refused where a credential would leak (nested, in a query, in an event)."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import pytest
 from pydantic import BaseModel, StringConstraints
 
-from events import Credential, EventSpec, RegistrationError, sensitive_fields
+from events import (
+    Credential,
+    EventSpec,
+    InvalidInput,
+    Problem,
+    RegistrationError,
+    sensitive_fields,
+)
 from modules import Route, RouteMode
 from modules.api_keys.models import CreatedKey
 from modules.user_management.models import LoginRequest, RefreshRequest, RegisterRequest, TokenPair
+from workers.runtime import parse_request
 
 
 def test_every_reference_credential_carries_the_marker() -> None:
@@ -74,3 +83,13 @@ def test_an_event_payload_with_a_credential_is_refused(model: type[BaseModel]) -
     """Events reach every hook and dead letters: they carry references, not credentials."""
     with pytest.raises(RegistrationError, match="sensitive field"):
         EventSpec("thing_happened", model)
+
+
+def test_a_worker_refusing_a_payload_names_fields_not_values() -> None:
+    """The worker's own check of an opened payload keeps the password out of the problem."""
+    route = Route("POST", "/x", "x", request=RegisterRequest)
+    payload = {"email": "ada@example.com", "username": "ada", "password": "zq7x!"}
+    with pytest.raises(InvalidInput) as refused:
+        parse_request(route, payload)
+    problem = Problem.from_error(refused.value).to_json()
+    assert problem["errors"][0]["loc"] == ["password"] and "zq7x!" not in json.dumps(problem)
