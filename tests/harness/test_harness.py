@@ -96,3 +96,19 @@ def test_an_unknown_module_is_refused_by_name(hookline_harness: HarnessFactory) 
     """Naming a module that does not exist fails with its name."""
     with pytest.raises(LookupError, match="no module 'nope'"):
         hookline_harness("nope")
+
+
+def test_credentials_are_sealed_and_a_login_hands_its_tokens_over_once(
+    hookline_harness: HarnessFactory,
+) -> None:
+    """As over the bus: the password travels sealed; the tokens reach the submitter once."""
+    harness = hookline_harness()
+    harness.submit("user_management.register", USER)
+    run = harness.submit(
+        "user_management.login", {"email": USER["email"], "password": USER["password"]}
+    )
+    assert "password" not in run.command.payload and run.command.sealed is not None
+    assert run.body["access_token"] and run.body["refresh_token"]
+    stored = harness.services.state.read(run.command.id)
+    assert stored is not None and stored.result_redacted
+    assert stored.result is not None and "access_token" not in (stored.result.body or {})
