@@ -102,7 +102,7 @@ def test_credentials_are_sealed_and_a_login_hands_its_tokens_over_once(
     hookline_harness: HarnessFactory,
 ) -> None:
     """As over the bus: the password travels sealed; the tokens reach the submitter once."""
-    harness = hookline_harness()
+    harness = hookline_harness("user_management")
     harness.submit("user_management.register", USER)
     run = harness.submit(
         "user_management.login", {"email": USER["email"], "password": USER["password"]}
