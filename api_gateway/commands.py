@@ -8,7 +8,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-import redis.exceptions
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -26,7 +25,6 @@ from api_gateway.problems import problem_response
 from api_gateway.services import GatewayServices
 from core import logs
 from core.command_state import SETTLED, CommandDocument
-from core.redelivery import SentMessage
 from core.sealing import seal_command
 from events import TERMINAL, Actor, Command, NotFound
 
@@ -104,15 +102,11 @@ async def submit(
         command = command.model_copy(update={"claim_digest": claim.digest})
         headers.update(claim.headers)
     async with services.watcher.watch(command.id, MAY_BE_DONE) as changed:
-        message = SentMessage.now(
-            command.id, command.name, command.module, [command.model_dump(mode="json")]
-        )
         try:
-            await services.publisher.publish(command)  # recorded as accepted, then on the broker
+            await services.publisher.publish(command)  # recorded, on the broker, confirmed
         except Exception:
             await _run(undo or [])
             raise
-        await note_published(services, message)
         document = await wait_for(services, command.id, changed, wait_s) if wait_s else None
     if document is not None and document.status.is_terminal:
         headers["Preference-Applied"] = f"wait={wait_s}"
@@ -141,16 +135,6 @@ async def follow(request: Request, command_id: str, actor: Actor) -> Response:
         headers["Preference-Applied"] = f"wait={wait_s}"
         return await outcome_response(services, document, headers)
     return accepted_response(command_id, headers)
-
-
-async def note_published(services: GatewayServices, message: SentMessage) -> None:
-    """Note the command in the message ledger, so a broker that loses it gets it again.
-
-    Only after the broker took it: a command answered with 503 must never be sent."""
-    try:
-        await services.ledger.record_published(message)
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
-        log.warning("command %s published but not noted", message.task_id)
 
 
 async def wait_for(

@@ -1,20 +1,25 @@
-"""Accepting commands: record each as accepted, then publish it, without blocking the loop.
+"""Accepting commands: record, publish, confirm, without blocking the event loop.
 
-Requests that arrive while a group is on its way to the broker wait for the
-next one and go together: one trip to a worker thread, one Redis transaction
-recording them all as accepted, and, on Redis, one pipeline publishing them
-all (kombu's ``Producer.batch``). Under light load a group is one command, so
-nothing waits longer than before; under heavy load the per-command cost of the
-thread hop and the round trips shrinks. Every request still returns only once
-the broker holds its command; if the broker cannot take a group, its commands
-are forgotten again, so nothing is half-accepted.
+Requests that arrive while a group is on its way to the broker wait for the next
+one and go together: one trip to a worker thread, one Redis transaction
+recording them all as ``publishing``, one broker trip through the process's
+sender (``core.sender``: noted in the message ledger, then published), and one
+Redis round trip confirming them (``publishing → accepted``). A request is
+answered ``202`` only once its command is confirmed. Under light load a group is
+one command; under heavy load the per-command cost of the thread hop and the
+round trips shrinks.
+
+When the broker or Redis cannot take a group, its commands are refused
+(``publishing → refused``) and answered ``503``, and such a command never runs,
+even if the broker did store it before failing to answer: a worker that takes it
+finds it refused, or still unconfirmed past ``publish_fence_s``, and refuses it
+itself (the fence, ``core.command_state``). Nothing is half-accepted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 import anyio.to_thread
 import redis
@@ -22,30 +27,29 @@ from celery import Celery
 from kombu.exceptions import BatchPublishError, OperationalError
 
 from api_gateway.errors import ServiceUnavailable
-from core.celery_app import args_summary
 from core.command_state import CommandStateStore
+from core.redelivery import SentMessage
+from core.sender import Sender
 from events import Command
 
 log = logging.getLogger(__name__)
 
 BROKER_PROBE_TIMEOUT_S = 2.0
-# Bounded so a dead broker turns into a quick 503 rather than a hung request.
-PUBLISH_RETRY_POLICY = {
-    "max_retries": 2,
-    "interval_start": 0.1,
-    "interval_step": 0.2,
-    "interval_max": 0.5,
-}
 # At most this many commands in one broker trip; the rest go in the next.
 MAX_GROUP = 256
 
 _Pending = tuple[Command, "asyncio.Future[None]"]
 
 
+class NotConfirmed(Exception):
+    """The broker took the command but its record could not be confirmed: it is refused."""
+
+
 class CommandPublisher:
-    def __init__(self, celery: Celery, state: CommandStateStore) -> None:
+    def __init__(self, celery: Celery, state: CommandStateStore, sender: Sender) -> None:
         self._celery = celery
         self._state = state
+        self._sender = sender
         with celery.connection_for_write() as connection:
             self._unavailable = (
                 OperationalError,
@@ -53,21 +57,22 @@ class CommandPublisher:
                 OSError,
                 redis.ConnectionError,
                 redis.TimeoutError,
+                NotConfirmed,
                 *connection.connection_errors,
             )
         self._pending: list[_Pending] = []
-        self._sender: asyncio.Task[None] | None = None
+        self._sender_task: asyncio.Task[None] | None = None
 
     async def publish(self, command: Command) -> None:
-        """Record ``command`` as accepted and return once the broker holds it.
+        """Return once the broker holds ``command`` and its record says so.
 
         ``ServiceUnavailable`` if the broker or the state store cannot take it; the
-        command is then not recorded either.
+        command is then refused and never runs.
         """
         published: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((command, published))
-        if self._sender is None:
-            self._sender = asyncio.create_task(self._send_pending(), name="hookline-publisher")
+        if self._sender_task is None:
+            self._sender_task = asyncio.create_task(self._send_pending(), name="hookline-publisher")
         try:
             await published
         except self._unavailable as e:
@@ -80,13 +85,13 @@ class CommandPublisher:
             while self._pending:
                 group, self._pending = self._pending[:MAX_GROUP], self._pending[MAX_GROUP:]
                 try:
-                    await anyio.to_thread.run_sync(self._send, [c for c, _ in group])
+                    confirmed = await anyio.to_thread.run_sync(self._send, [c for c, _ in group])
                 except Exception as e:  # each request of the group turns this into its answer
-                    _settle(group, e)
+                    _settle(group, [e] * len(group))
                 else:
-                    _settle(group, None)
+                    _settle(group, [None if ok else NotConfirmed() for ok in confirmed])
         finally:
-            self._sender = None
+            self._sender_task = None
 
     async def ping(self, timeout_s: float) -> None:
         """Return once the broker accepts a connection; raise if it does not in time."""
@@ -99,53 +104,34 @@ class CommandPublisher:
                 max_retries=1, interval_start=0, interval_step=0, timeout=timeout_s
             )
 
-    def _send(self, commands: list[Command]) -> None:
-        self._state.accept_all(commands)
+    def _send(self, commands: list[Command]) -> list[bool]:
+        """Record, publish, confirm; which commands were confirmed (and may run)."""
+        messages = [_message(command) for command in commands]
+        self._state.record_publishing(commands)
         try:
-            self._publish(commands)
+            self._sender.send(messages)
         except Exception:
-            self._forget(commands)
+            self._refuse(commands, messages)
             raise
+        return self._state.confirm([command.id for command in commands])
 
-    def _forget(self, commands: list[Command]) -> None:
+    def _refuse(self, commands: list[Command], messages: list[SentMessage]) -> None:
+        """Best effort: a store that is down too leaves them to the workers' fence."""
         try:
-            self._state.forget_all([c.id for c in commands])
-        except redis.RedisError:  # the store is down too; the accepted records expire
-            log.warning("could not forget %d unpublished commands", len(commands), exc_info=True)
-
-    def _publish(self, commands: list[Command]) -> None:
-        with self._celery.producer_or_acquire() as producer:
-            connection = producer.connection
-            # Connect within the bounded policy here, or the first use would wait for
-            # kombu's default connection retries.
-            connection.ensure_connection(**PUBLISH_RETRY_POLICY)
-            # A failed group may have partly reached the broker ("uncertain"): send it all
-            # again; a command id runs once however often it is delivered.
-            publish_all = connection.ensure(
-                producer,
-                self._publish_group,
-                retry_errors=(BatchPublishError,),
-                **PUBLISH_RETRY_POLICY,
-            )
-            publish_all(producer, commands)
-
-    def _publish_group(self, producer: Any, commands: list[Command]) -> None:
-        with producer.batch():
-            for command in commands:
-                self._celery.send_task(
-                    command.name,
-                    args=[command.model_dump(mode="json")],
-                    queue=command.module,
-                    task_id=command.id,
-                    argsrepr=args_summary("command", command.name, command.id, command.payload),
-                    kwargsrepr="{}",
-                    producer=producer,
-                    retry=False,  # the whole group is retried around this
-                )
+            self._state.refuse([command.id for command in commands])
+            self._sender.forget(messages)
+        except redis.RedisError:
+            log.warning("could not refuse %d unpublished commands", len(commands), exc_info=True)
 
 
-def _settle(group: list[_Pending], error: Exception | None) -> None:
-    for _, published in group:
+def _message(command: Command) -> SentMessage:
+    return SentMessage.now(
+        command.id, command.name, command.module, [command.model_dump(mode="json")]
+    )
+
+
+def _settle(group: list[_Pending], errors: list[Exception | None]) -> None:
+    for (_, published), error in zip(group, errors, strict=True):
         if published.done():  # the request went away meanwhile
             continue
         if error is None:

@@ -20,10 +20,11 @@ from api_gateway.watcher import CommandWatcher
 from core.celery_app import make_celery
 from core.command_state import AsyncCommandStateStore, CommandStateStore
 from core.read_models import AsyncReadModelReader
-from core.redelivery import AsyncMessageLedger
+from core.redelivery import MessageLedger
 from core.sealing import KeyRing
 from core.secrets import SecretsChain
 from core.security import AsyncApiKeyReader, AsyncSessionReader, TokenService
+from core.sender import Sender
 from core.settings import Settings
 from core.stores import connect_async_redis, connect_redis
 
@@ -32,13 +33,12 @@ from core.stores import connect_async_redis, connect_redis
 class GatewayServices:
     settings: Settings
     redis: redis.asyncio.Redis
-    # For the publisher's thread, which records accepted commands before publishing them.
+    # For the publisher's thread, which records, publishes and confirms commands.
     sync_redis: SyncRedis
     celery: Celery
     state: AsyncCommandStateStore
     read_models: AsyncReadModelReader
     publisher: CommandPublisher
-    ledger: AsyncMessageLedger
     watcher: CommandWatcher
     tokens: TokenService
     # Seals a command's sensitive fields before publishing; opens results to hand them over.
@@ -63,9 +63,12 @@ class GatewayServices:
             state=AsyncCommandStateStore(client, settings.command_ttl_s),
             read_models=AsyncReadModelReader(client),
             publisher=CommandPublisher(
-                celery, CommandStateStore(sync_client, settings.command_ttl_s)
+                celery,
+                CommandStateStore(
+                    sync_client, settings.command_ttl_s, fence_s=settings.publish_fence_s
+                ),
+                Sender(celery, MessageLedger(sync_client, settings.command_ttl_s)),
             ),
-            ledger=AsyncMessageLedger(client, settings.command_ttl_s),
             watcher=CommandWatcher(client),
             tokens=tokens,
             keys=ring,

@@ -18,18 +18,19 @@ sends them from the start, "sent" events for queued commands included.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 from celery import Celery
 from kombu.entity import Queue
 
 from core.settings import Settings
-from core.task_display import RedactingAMQP, display_args
+from core.task_display import RedactingAMQP
 from events import ConfigurationError
 
 EVENTS_QUEUE = "events"
 ADMIN_QUEUE = "admin"
+# How many times a publish is tried (the first and core.sender's retries).
+PUBLISH_TRIES = 3
 # The task that runs one hook again, on its own, after it failed.
 HOOK_TASK = "hookline.hook"
 
@@ -39,18 +40,17 @@ def event_task_name(event: str) -> str:
     return f"event.{event}"
 
 
-def args_summary(kind: str, name: str, envelope_id: str, payload: Mapping[str, Any]) -> str:
-    """What monitors show as a task's arguments: the envelope and its payload, secrets masked.
-
-    Passed as ``argsrepr`` so Celery does not ``saferepr`` the whole envelope on every
-    publish (a large share of a publish's CPU); the payload is small and redacted.
-    """
-    return display_args([{"payload": dict(payload), kind: name, "id": envelope_id}])
-
-
 def check_delivery_settings(settings: Settings) -> None:
     """Refuse settings under which the broker would redeliver a task that is still running."""
     held_s = settings.task_time_limit_s + settings.retry_backoff_max_s
+    publish_s = PUBLISH_TRIES * (settings.broker_publish_timeout_s + 1)
+    if settings.publish_fence_s <= publish_s:
+        raise ConfigurationError(
+            f"publish_fence_s ({settings.publish_fence_s:g}) must exceed the longest a "
+            f"gateway takes to publish ({publish_s:g}: {PUBLISH_TRIES} tries of "
+            "broker_publish_timeout_s and a second between): a worker would refuse commands "
+            "their gateway is still about to confirm"
+        )
     if settings.visibility_timeout_s <= held_s:
         raise ConfigurationError(
             f"visibility_timeout_s ({settings.visibility_timeout_s}) must exceed "
@@ -85,6 +85,7 @@ def make_celery(settings: Settings, queues: Iterable[str] = ()) -> Celery:
             "unacked_restore_throttle": 1,
             # RabbitMQ: publisher confirms, so a publish returns once the broker has it.
             "confirm_publish": True,
+            **_redis_timeouts(settings),
         },
         task_queues=[Queue(name) for name in sorted({*queues, EVENTS_QUEUE, ADMIN_QUEUE})],  # type: ignore[no-untyped-call]
         task_default_queue=EVENTS_QUEUE,
@@ -92,6 +93,15 @@ def make_celery(settings: Settings, queues: Iterable[str] = ()) -> Celery:
         enable_utc=True,
     )
     return app
+
+
+def _redis_timeouts(settings: Settings) -> dict[str, float]:
+    """On Redis, a broker that stops answering mid-publish is an error after this long, not
+    a hang (workers' blocking reads time out sooner on their own)."""
+    if not settings.broker_url.startswith(("redis://", "rediss://", "unix://")):
+        return {}
+    timeout = settings.broker_publish_timeout_s
+    return {"socket_timeout": timeout, "socket_connect_timeout": timeout}
 
 
 def soft_time_limit_s(time_limit_s: int) -> float:

@@ -39,12 +39,23 @@ RESULT_SEALED_FIELD = "result_sealed"
 CLAIM_FIELD_PREFIX = "claim:"
 
 # KEYS: hash, channel. ARGV: target, allowed predecessors (comma list), ttl, now (epoch s),
-# lease end (epoch s, or '' when the transition starts no run), then field/value pairs.
-# Returns the previous status, or false when the command is unknown. A running command
-# whose lease has not ended is being run by someone else: starting it again is BUSY.
+# lease end (epoch s, or '' when the transition starts no run), fence (s), then field/value
+# pairs. Returns the previous status, or false when the command is unknown. A running
+# command whose lease has not ended is being run by someone else: starting it again is
+# BUSY. Starting one the gateway has not confirmed yet is UNCONFIRMED while the fence
+# allows, and past it the command is refused for good (FENCED): its gateway answered 503.
 _TRANSITION = """
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then return false end
+if current == 'publishing' and ARGV[5] ~= '' then
+  local age = tonumber(ARGV[4]) - tonumber(redis.call('HGET', KEYS[1], 'publishing_at') or '0')
+  if age < tonumber(ARGV[6]) then
+    return redis.error_reply('UNCONFIRMED ' .. (tonumber(ARGV[6]) - age))
+  end
+  redis.call('HSET', KEYS[1], 'status', 'refused')
+  redis.call('PUBLISH', KEYS[2], 'refused')
+  return redis.error_reply('FENCED 0')
+end
 if not string.find(',' .. ARGV[2] .. ',', ',' .. current .. ',', 1, true) then
   return redis.error_reply('REFUSED ' .. current)
 end
@@ -57,10 +68,20 @@ if ARGV[5] ~= '' then
   redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1])
-for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = 7, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('PUBLISH', KEYS[2], ARGV[1])
 return current
+"""
+
+# KEYS: hash, channel. ARGV: the status to move to from 'publishing' (accepted: the broker
+# holds it; refused: the gateway answers 503). 1 if moved; 0 if a worker fenced it first.
+_SETTLE_PUBLISHING = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'publishing' then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[1])
+redis.call('HDEL', KEYS[1], 'publishing_at')
+redis.call('PUBLISH', KEYS[2], ARGV[1])
+return 1
 """
 
 # KEYS: pending set, channel. ARGV: event id. Publishes once the last pending event settles.
@@ -149,10 +170,12 @@ class CommandDocument(BaseModel):
         return self.model_copy(update={"result": result, "result_redacted": False})
 
 
-def initial_fields(command: Command) -> dict[str, str]:
+def initial_fields(
+    command: Command, status: CommandStatus = CommandStatus.ACCEPTED
+) -> dict[str, str]:
     fields = {
         "name": command.name,
-        "status": CommandStatus.ACCEPTED,
+        "status": status,
         "owner": command.actor.principal,
         "attempts": "0",
         "correlation_id": command.correlation_id,
@@ -194,11 +217,15 @@ def parse_document(
 class CommandStateStore:
     """The worker side: moves commands through their lifecycle and records hook runs."""
 
-    def __init__(self, client: redis.Redis, ttl_s: int, secret_ttl_s: int = 300) -> None:
+    def __init__(
+        self, client: redis.Redis, ttl_s: int, secret_ttl_s: int = 300, fence_s: float = 60.0
+    ) -> None:
         self._redis = client
         self._ttl_s = ttl_s
         self._secret_ttl_s = secret_ttl_s
+        self._fence_s = fence_s
         self._transition = client.register_script(_TRANSITION)
+        self._settle_publishing = client.register_script(_SETTLE_PUBLISHING)
         self._settle = client.register_script(_SETTLE)
         self._reopen = client.register_script(_REOPEN)
 
@@ -214,7 +241,9 @@ class CommandStateStore:
         now = time.time()
         lease_until = f"{now + lease_s:.3f}" if lease_s else ""
         pairs = [item for pair in fields.items() for item in pair]
-        args = [target.value, allowed, self._ttl_s, f"{now:.3f}", lease_until, *pairs]
+        args = [
+            target.value, allowed, self._ttl_s, f"{now:.3f}", lease_until, self._fence_s, *pairs
+        ]  # fmt: skip
         try:
             previous = self._transition(
                 keys=[keys.command(command_id), keys.command_changes(command_id)], args=args
@@ -240,19 +269,36 @@ class CommandStateStore:
     def fail(self, command_id: str, problem: Problem, status: CommandStatus) -> None:
         self.transition(command_id, status, error=problem.model_dump_json(), finished_at=_now())
 
-    def accept_all(self, commands: Sequence[Command]) -> None:
-        """Record commands as accepted, in one round trip, before they are published."""
+    def record_publishing(self, commands: Sequence[Command]) -> None:
+        """Record commands as ``publishing``, in one round trip, before they are published:
+        no worker runs one until ``confirm`` says the broker holds it."""
+        now = f"{time.time():.3f}"
         pipe = self._redis.pipeline(transaction=True)
         for command in commands:
             key = keys.command(command.id)
-            pipe.hset(key, mapping=initial_fields(command))
+            fields = {**initial_fields(command, CommandStatus.PUBLISHING), "publishing_at": now}
+            pipe.hset(key, mapping=fields)
             pipe.expire(key, self._ttl_s)
         pipe.execute()
 
-    def forget_all(self, command_ids: Sequence[str]) -> None:
-        """Drop commands the broker never took, so nothing is half-accepted."""
-        if command_ids:
-            self._redis.delete(*(keys.command(command_id) for command_id in command_ids))
+    def confirm(self, command_ids: Sequence[str]) -> list[bool]:
+        """``publishing → accepted`` for each; false where a worker fenced it meanwhile."""
+        return self._settle_all(command_ids, CommandStatus.ACCEPTED)
+
+    def refuse(self, command_ids: Sequence[str]) -> None:
+        """``publishing → refused``: the gateway answers 503, so the command must never run,
+        even if the broker kept it (a worker finding it later drops it)."""
+        self._settle_all(command_ids, CommandStatus.REFUSED)
+
+    def _settle_all(self, command_ids: Sequence[str], target: CommandStatus) -> list[bool]:
+        pipe = self._redis.pipeline(transaction=False)
+        for command_id in command_ids:
+            self._settle_publishing(
+                keys=[keys.command(command_id), keys.command_changes(command_id)],
+                args=[target.value],
+                client=pipe,
+            )
+        return [bool(moved) for moved in pipe.execute()]
 
     def reopen(self, command: Command) -> CommandStatus | None:
         """``dead → accepted`` for an operator's replay; recreates an expired command.
@@ -351,10 +397,27 @@ class CommandBusy(HooklineError):
         self.retry_in_s = retry_in_s
 
 
+class CommandUnconfirmed(HooklineError):
+    """The gateway has not yet confirmed that the broker holds it; try again shortly (the
+    fence ends in ``fence_in_s`` at the latest)."""
+
+    def __init__(self, detail: str, fence_in_s: float) -> None:
+        super().__init__(detail)
+        self.fence_in_s = fence_in_s
+
+
+class CommandRefused(HooklineError):
+    """Its gateway answered 503 (or never confirmed it within the fence): it never runs."""
+
+
 def _refusal(command_id: str, target: CommandStatus, reply: str) -> HooklineError:
     kind, _, value = reply.partition(" ")
     if kind == "BUSY":
         return CommandBusy(f"command {command_id} is running elsewhere", float(value))
+    if kind == "UNCONFIRMED":
+        return CommandUnconfirmed(f"command {command_id} is not confirmed yet", float(value))
+    if kind == "FENCED":
+        return CommandRefused(f"command {command_id} was refused when it was submitted")
     if kind == "REFUSED":
         return InvalidTransition(
             f"command {command_id} cannot go from {value} to {target}", current=value

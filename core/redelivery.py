@@ -14,39 +14,31 @@ events and hooks are idempotent by id.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any, cast
 
 import redis
-import redis.asyncio
-from celery import Celery
 from pydantic import BaseModel, ConfigDict
 
 from core import keys
 
-TOMBSTONE = "started"
-# How long a start is remembered for a note that the gateway writes after publishing.
-TOMBSTONE_TTL_S = 300
-
-# KEYS: note, due set. ARGV: json, due, ttl, id, only if not started ('1' or '0').
+# KEYS: note, due set. ARGV: json, due, ttl, id.
 _RECORD = """
-if ARGV[5] == '1' and redis.call('GET', KEYS[1]) == 'started' then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 return 1
 """
 
-# KEYS: due set, started mark, note. ARGV: id, tombstone ttl. The mark follows the
-# message's own due time (in its note), not its score, which a resend moves to the back.
+# KEYS: due set, started mark, note. ARGV: id. The mark follows the message's own due
+# time (in its note), not its score, which a resend moves to the back. Every message is
+# noted before it is published, so one without a note was noted by nobody (or expired).
 _STARTED = """
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not score then
-  redis.call('SET', KEYS[3], 'started', 'EX', ARGV[2])
-  return 0
-end
+if not score then return 0 end
 local due = tonumber(score)
 local note = redis.call('GET', KEYS[3])
-if note and note ~= 'started' then due = tonumber(cjson.decode(note)['due']) end
+if note then due = tonumber(cjson.decode(note)['due']) end
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[3])
 if due > tonumber(redis.call('GET', KEYS[2]) or '0') then
@@ -90,21 +82,15 @@ class SentMessage(BaseModel):
         )
 
 
-def _record_call(message: SentMessage, ttl_s: int, unless_started: bool) -> dict[str, Any]:
+def _record_call(message: SentMessage, ttl_s: int) -> dict[str, Any]:
     return {
         "keys": [keys.message(message.task_id), keys.messages_due(message.queue)],
-        "args": [
-            message.model_dump_json(),
-            f"{message.due:.6f}",
-            ttl_s,
-            message.task_id,
-            "1" if unless_started else "0",
-        ],
+        "args": [message.model_dump_json(), f"{message.due:.6f}", ttl_s, message.task_id],
     }
 
 
 class MessageLedger:
-    """The worker side: notes what it publishes, marks starts, finds lost messages."""
+    """Notes what is published (through ``core.sender``), marks starts, finds lost messages."""
 
     def __init__(self, client: redis.Redis, ttl_s: int) -> None:
         self._redis = client
@@ -112,14 +98,18 @@ class MessageLedger:
         self._record = client.register_script(_RECORD)
         self._started = client.register_script(_STARTED)
 
-    def record(self, message: SentMessage) -> None:
-        """Note ``message`` before publishing it (a retry replaces its earlier note)."""
-        self._record(**_record_call(message, self._ttl_s, unless_started=False))
+    def record_all(self, messages: Sequence[SentMessage]) -> None:
+        """Note ``messages`` before publishing them, in one round trip (a retry replaces
+        its earlier note)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for message in messages:
+            self._record(**_record_call(message, self._ttl_s), client=pipe)
+        pipe.execute()
 
     def started(self, task_id: str, queue: str) -> None:
         self._started(
             keys=[keys.messages_due(queue), keys.messages_started(queue), keys.message(task_id)],
-            args=[task_id, TOMBSTONE_TTL_S],
+            args=[task_id],
         )
 
     def overdue(self, queue: str, grace_s: float, limit: int) -> list[SentMessage]:
@@ -136,38 +126,21 @@ class MessageLedger:
         if not ids:
             return []
         notes = cast(list[str | None], self._redis.mget([keys.message(i) for i in ids]))
-        gone = [i for i, note in zip(ids, notes, strict=True) if note in (None, TOMBSTONE)]
+        gone = [i for i, note in zip(ids, notes, strict=True) if note is None]
         if gone:
             self._redis.zrem(keys.messages_due(queue), *gone)
-        return [SentMessage.model_validate_json(n) for n in notes if n not in (None, TOMBSTONE)]
+        return [SentMessage.model_validate_json(n) for n in notes if n is not None]
+
+    def forget(self, messages: Sequence[SentMessage]) -> None:
+        """Drop the notes of messages that were never published (their commands refused)."""
+        if messages:
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.delete(*(keys.message(m.task_id) for m in messages))
+            for message in messages:
+                pipe.zrem(keys.messages_due(message.queue), message.task_id)
+            pipe.execute()
 
     def resent(self, message: SentMessage) -> None:
         """The message is at the back of its queue again: not overdue before messages
         published after now have started (if still noted). Its own due time is unchanged."""
         self._redis.zadd(keys.messages_due(message.queue), {message.task_id: time.time()}, xx=True)
-
-
-class AsyncMessageLedger:
-    """The gateway side: notes a command once the broker has taken it."""
-
-    def __init__(self, client: redis.asyncio.Redis, ttl_s: int) -> None:
-        self._record = client.register_script(_RECORD)
-        self._ttl_s = ttl_s
-
-    async def record_published(self, message: SentMessage) -> None:
-        """Note ``message`` unless a worker already started it (the tombstone says so)."""
-        await self._record(**_record_call(message, self._ttl_s, unless_started=True))
-
-
-def send(celery: Celery, ledger: MessageLedger | None, message: SentMessage) -> None:
-    """Note ``message`` in the ledger (when there is one), then publish it."""
-    if ledger is not None:
-        ledger.record(message)
-    celery.send_task(
-        message.task,
-        args=message.args,
-        kwargs=message.keywords,
-        queue=message.queue,
-        task_id=message.task_id,
-        countdown=max(0.0, message.due - time.time()) or None,
-    )

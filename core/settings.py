@@ -68,7 +68,11 @@ class Settings(BaseSettings):
     store_timeout_ms: int = 5000
     heartbeat_interval_s: float = 2.0
     heartbeat_ttl_s: int = 10
+    # How long a publish may wait for the broker's answer (a socket timeout on Redis).
     broker_publish_timeout_s: float = 5.0
+    # A command its gateway has not confirmed this long after recording it was answered
+    # 503: the worker that finds it refuses it for good (see core/command_state.py).
+    publish_fence_s: float = 60.0
     # Delivery (see core/celery_app.py). A task running longer than the time limit is
     # killed and redelivered; the Redis broker redelivers a message nobody acknowledged
     # within the visibility timeout, so that must outlast a task's longest wait plus run.

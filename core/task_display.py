@@ -48,6 +48,19 @@ def display_args(args: Sequence[Any]) -> str:
     return text if len(text) <= MAX_ARGSREPR_CHARS else text[: MAX_ARGSREPR_CHARS - 1] + "…"
 
 
+def summary(args: Sequence[Any]) -> str:
+    """The short form the sender shows: each envelope as its payload, name and id (a
+    command's credentials are sealed out of its payload already; other keys that name a
+    secret are masked), other arguments as they are."""
+    return display_args([_envelope_summary(arg) for arg in args])
+
+
+def _envelope_summary(value: Any) -> Any:
+    if isinstance(value, dict) and "payload" in value and "name" in value:
+        return {"payload": value["payload"], "name": value["name"], "id": value.get("id")}
+    return value
+
+
 class RedactingAMQP(AMQP):  # type: ignore[misc]
     """Celery's message builder, with the arguments' repr redacted unless one is given."""
 

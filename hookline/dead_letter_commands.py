@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from core.celery_app import make_celery
 from core.command_state import CommandStateStore
 from core.redelivery import MessageLedger
+from core.sender import Sender
 from core.settings import Settings
 from core.stores import connect_mongo, connect_redis, mongo_database
 from events import DeadLetter, DeadLetterQuery, DeadLetterStatus, HooklineError
@@ -47,8 +48,8 @@ def _access(settings: Settings) -> Iterator[_Access]:
     try:
         letters = DeadLetterStore(mongo_database(mongo, settings))
         state = CommandStateStore(client, settings.command_ttl_s)
-        ledger = MessageLedger(client, settings.command_ttl_s)
-        yield _Access(letters, Replayer(letters, state, celery, ledger))
+        sender = Sender(celery, MessageLedger(client, settings.command_ttl_s))
+        yield _Access(letters, Replayer(letters, state, sender))
     finally:
         celery.close()
         client.close()

@@ -8,20 +8,24 @@ from pathlib import Path
 
 import pytest
 import redis
+from celery import Celery
 
 from api_gateway.errors import ServiceUnavailable
 from api_gateway.publisher import CommandPublisher
 from core import keys
 from core.celery_app import make_celery
 from core.command_state import CommandStateStore
+from core.redelivery import MessageLedger
+from core.sender import Sender
 from core.settings import Settings
 from events import Command
 from hookline.stack import ensure_redis
 from tests.stack_fixtures import free_port
 
 
-def publisher_for(app: object, client: redis.Redis) -> CommandPublisher:
-    return CommandPublisher(app, CommandStateStore(client, ttl_s=60))  # type: ignore[arg-type]
+def publisher_for(app: Celery, client: redis.Redis) -> CommandPublisher:
+    sender = Sender(app, MessageLedger(client, ttl_s=60))
+    return CommandPublisher(app, CommandStateStore(client, ttl_s=60), sender)
 
 
 def publish_all(publisher: CommandPublisher, commands: list[Command]) -> list[object]:
@@ -76,8 +80,9 @@ def test_groups_larger_than_the_limit_are_split(tmp_path: Path, count: int) -> N
         server.stop()
 
 
-def test_a_command_the_broker_refuses_is_not_left_accepted(tmp_path: Path) -> None:
-    """With the state store up and the broker down: 503, and no accepted record remains."""
+def test_a_command_the_broker_refuses_is_refused_for_good(tmp_path: Path) -> None:
+    """With the state store up and the broker down: 503, the record says refused (no worker
+    would run it), and its ledger note is gone (no sweep sends it again)."""
     url = f"redis://127.0.0.1:{free_port()}/0"
     server = ensure_redis(url, tmp_path)
     dead_broker = f"redis://127.0.0.1:{free_port()}/0"
@@ -87,7 +92,8 @@ def test_a_command_the_broker_refuses_is_not_left_accepted(tmp_path: Path) -> No
         command = Command(name="probe.work")
         [outcome] = publish_all(publisher_for(app, client), [command])
         assert isinstance(outcome, ServiceUnavailable)
-        assert not client.exists(keys.command(command.id))
+        assert client.hget(keys.command(command.id), "status") == b"refused"
+        assert not client.exists(keys.message(command.id))
     finally:
         client.close()
         app.close()

@@ -1,31 +1,32 @@
-"""Publishing on the broker: one Celery task per event name, and hook retries.
+"""Publishing events on the broker: one Celery task per event name, and hook retries.
 
-Every message is noted in the message ledger first, so one the broker loses is
-sent again (``core.redelivery``).
+Messages leave through the process's ``core.sender.Sender``, which notes each in the
+message ledger first, so one the broker loses is sent again (``core.redelivery``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from celery import Celery
-
 from core.celery_app import EVENTS_QUEUE, HOOK_TASK, event_task_name
-from core.redelivery import MessageLedger, SentMessage, send
+from core.redelivery import SentMessage
+from core.sender import Sender
 from events import Event, new_id
 
 
 class EventBus:
-    def __init__(self, celery: Celery, ledger: MessageLedger | None = None) -> None:
-        self._celery = celery
-        self._ledger = ledger
+    def __init__(self, sender: Sender) -> None:
+        self._sender = sender
 
     def publish(self, events: Iterable[Event]) -> None:
-        for event in events:
-            message = SentMessage.now(
+        """Publish ``events`` in one broker trip."""
+        messages = [
+            SentMessage.now(
                 event.id, event_task_name(event.name), EVENTS_QUEUE, [event.model_dump(mode="json")]
             )
-            send(self._celery, self._ledger, message)
+            for event in events
+        ]
+        self._sender.send(messages)
 
     def retry_hook(
         self,
@@ -44,4 +45,4 @@ class EventBus:
             keywords={"attempt": attempt, "replay_of": replay_of},
             countdown_s=countdown_s,
         )
-        send(self._celery, self._ledger, message)
+        self._sender.send([message])

@@ -13,14 +13,14 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from celery import Celery
 from pymongo import DESCENDING, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.database import Database
 
 from core.celery_app import EVENTS_QUEUE, HOOK_TASK, event_task_name
 from core.command_state import CommandStateStore
-from core.redelivery import MessageLedger, SentMessage, send
+from core.redelivery import SentMessage
+from core.sender import Sender
 from events import (
     Command,
     Conflict,
@@ -109,17 +109,10 @@ class DeadLetterStore:
 class Replayer:
     """Sends a dead letter's envelope again, with a fresh budget of tries."""
 
-    def __init__(
-        self,
-        letters: DeadLetterStore,
-        state: CommandStateStore,
-        celery: Celery,
-        ledger: MessageLedger | None = None,
-    ) -> None:
+    def __init__(self, letters: DeadLetterStore, state: CommandStateStore, sender: Sender) -> None:
         self._letters = letters
         self._state = state
-        self._celery = celery
-        self._ledger = ledger
+        self._sender = sender
 
     def replay(self, letter_id: str) -> DeadLetter:
         letter = self._letters.start_replay(letter_id)
@@ -138,6 +131,6 @@ class Replayer:
             else:
                 args, task, task_id = [letter.envelope], event_task_name(event.name), event.id
             message = SentMessage.now(task_id, task, EVENTS_QUEUE, args, keywords=replay)
-        send(self._celery, self._ledger, message)
+        self._sender.send([message])
         log.info("replaying dead letter %s", letter.id, extra={"dead_letter": letter.id})
         return letter

@@ -11,10 +11,10 @@ import os
 import threading
 
 import redis
-from celery import Celery
 
 from core import keys
-from core.redelivery import MessageLedger, send
+from core.redelivery import MessageLedger
+from core.sender import Sender
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -24,11 +24,11 @@ SWEEP_BATCH = 200
 
 class Redeliverer:
     def __init__(
-        self, ledger: MessageLedger, client: redis.Redis, celery: Celery, settings: Settings
+        self, ledger: MessageLedger, client: redis.Redis, sender: Sender, settings: Settings
     ) -> None:
         self._ledger = ledger
         self._redis = client
-        self._celery = celery
+        self._sender = sender
         self._grace_s = settings.redelivery_grace_s
         self._interval_s = settings.redelivery_sweep_s
 
@@ -47,7 +47,7 @@ class Redeliverer:
                     queue,
                     extra={"task_id": message.task_id},
                 )
-                send(self._celery, None, message)
+                self._sender.send([message], note=False)  # noted already
                 self._ledger.resent(message)
                 sent += 1
         return sent

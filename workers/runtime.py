@@ -69,7 +69,7 @@ class Runtime:
         self.hook_runner = HookRunner(self.hooks, catalogue, services, self.failures)
         self.admin = AdminCommands(
             services.dead_letters,
-            Replayer(services.dead_letters, services.state, services.celery, services.ledger),
+            Replayer(services.dead_letters, services.state, services.sender),
         )
 
     def _start(self, module_class: type[BaseModule]) -> Orchestrator[BaseModule]:

@@ -16,6 +16,7 @@ from core.redelivery import MessageLedger
 from core.sealing import KeyRing
 from core.secrets import SecretsChain
 from core.security import ApiKeyRegistry, PasswordHasher, SessionStore, TokenService
+from core.sender import Sender
 from core.settings import Settings
 from core.stores import connect_mongo, connect_redis, mongo_database
 from workers.bus import EventBus
@@ -36,6 +37,8 @@ class WorkerServices:
     hook_runs: HookRunLedger
     dead_letters: DeadLetterStore
     ledger: MessageLedger
+    # The one way this process publishes: events, retries, replays, resends.
+    sender: Sender
     bus: EventBus
     celery: Celery
     secrets: SecretsChain
@@ -53,17 +56,24 @@ class WorkerServices:
         db = mongo_database(mongo, settings)
         client = connect_redis(settings)
         ledger = MessageLedger(client, settings.command_ttl_s)
+        sender = Sender(celery, ledger)
         return cls(
             settings=settings,
             mongo=mongo,
             db=db,
             redis=client,
-            state=CommandStateStore(client, settings.command_ttl_s, settings.secret_result_ttl_s),
+            state=CommandStateStore(
+                client,
+                settings.command_ttl_s,
+                settings.secret_result_ttl_s,
+                settings.publish_fence_s,
+            ),
             read_models=ReadModelStore(client, settings.read_model_ttl_s),
             hook_runs=HookRunLedger(db),
             dead_letters=DeadLetterStore(db),
             ledger=ledger,
-            bus=EventBus(celery, ledger),
+            sender=sender,
+            bus=EventBus(sender),
             celery=celery,
             secrets=secrets,
             keys=ring,

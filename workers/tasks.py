@@ -17,10 +17,10 @@ from typing import Any
 
 import redis
 from celery import Celery, Task
-from celery.exceptions import Reject
+from celery.exceptions import Reject, Retry
 
 from core.celery_app import ADMIN_QUEUE, EVENTS_QUEUE, HOOK_TASK, event_task_name
-from core.command_state import CommandBusy
+from core.command_state import CommandBusy, CommandRefused, CommandUnconfirmed
 from core.redelivery import SentMessage
 from events import Command, Event, EventCatalogue, InvalidTransition
 from events.admin import ADMIN_COMMANDS
@@ -30,6 +30,9 @@ from workers.retry import RetryDecision
 from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+# How soon a command taken off the broker before its gateway confirmed it is looked at again.
+UNCONFIRMED_RECHECK_S = 0.5
 
 
 class HooklineTask(Task):  # type: ignore[misc]
@@ -56,7 +59,9 @@ class HooklineTask(Task):  # type: ignore[misc]
         return self.again(kwargs, decision.countdown_s, error)
 
     def again(self, kwargs: dict[str, Any], countdown_s: float, error: Exception) -> Exception:
-        """Publish this task again (noted in the ledger first) and return Celery's ``Retry``."""
+        """Send this task again through the sender and return Celery's ``Retry``, which
+        acknowledges the message in hand. If the retry cannot be sent (the broker or Redis
+        is down), the message goes back to the broker instead of being lost."""
         message = SentMessage.now(
             self.request.id,
             self.name,
@@ -66,18 +71,20 @@ class HooklineTask(Task):  # type: ignore[misc]
             countdown_s=countdown_s,
         )
         try:
-            self.runtime.services.ledger.record(message)
-        except redis.RedisError as e:
-            log.warning("retry of %s not noted: %s", self.request.id, e)
-        try:
-            retry: Exception = self.retry(
-                kwargs=kwargs, countdown=countdown_s, exc=error, max_retries=None
-            )
-        except Reject as e:
-            # Celery could not publish the retry (broker down) and would drop the message:
-            # give it back to the broker instead.
-            raise Reject(e.reason, requeue=True) from e
+            self.runtime.services.sender.send([message])
+        except Exception as e:  # whatever stopped the publish, the message must survive
+            log.warning("retry of %s not sent (%s); requeued", self.request.id, e)
+            raise Reject(str(e), requeue=True) from e
+        retry: Exception = Retry(exc=error, when=countdown_s)
         return retry
+
+    def recheck_in(self, error: CommandBusy | CommandUnconfirmed) -> float:
+        """How soon a command that cannot start yet is looked at again."""
+        if isinstance(error, CommandUnconfirmed):
+            # Taken off the broker before its gateway confirmed it: very soon.
+            return min(error.fence_in_s, UNCONFIRMED_RECHECK_S)
+        # A duplicate delivery while another worker runs it: after its lease.
+        return min(error.retry_in_s + 1, self.runtime.failures.policy.backoff_max_s)
 
 
 def register_tasks(
@@ -103,10 +110,10 @@ def _command_task(app: Celery, name: str, queue: str) -> None:
         runtime = self.runtime
         try:
             runtime.run_command(command)
-        except CommandBusy as e:
-            # A duplicate delivery while another worker runs it: come back after its lease.
-            wait_s = min(e.retry_in_s + 1, runtime.failures.policy.backoff_max_s)
-            raise self.again(dict(self.request.kwargs or {}), wait_s, e) from e
+        except (CommandBusy, CommandUnconfirmed) as e:
+            raise self.again(dict(self.request.kwargs or {}), self.recheck_in(e), e) from e
+        except CommandRefused:
+            log.info("command %s was refused when submitted (503); never runs", command.id)
         except InvalidTransition:
             log.info("command %s was finished by another delivery", command.id)
         except Exception as e:  # isolation boundary: the retry policy decides what follows

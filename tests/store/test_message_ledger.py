@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
 import redis
-import redis.asyncio
 
-from core.redelivery import AsyncMessageLedger, MessageLedger, SentMessage
+from core import keys
+from core.redelivery import MessageLedger, SentMessage
 from tests.stack_fixtures import Servers
 
 
@@ -36,7 +35,7 @@ def test_a_message_overtaken_by_later_ones_is_overdue(client: redis.Redis, queue
     ledger = MessageLedger(client, ttl_s=60)
     now = time.time()
     for n in range(3):
-        ledger.record(message(queue, n, now + 5 * n))
+        ledger.record_all([message(queue, n, now + 5 * n)])
     assert ledger.overdue(queue, grace_s=8, limit=10) == []  # nothing started yet
     ledger.started(f"{queue}-m2", queue)
     assert [m.task_id for m in ledger.overdue(queue, grace_s=8, limit=10)] == [f"{queue}-m0"]
@@ -46,8 +45,7 @@ def test_a_resent_message_goes_to_the_back(client: redis.Redis, queue: str) -> N
     """After a resend the message is due now, so it is not overdue again at once."""
     ledger = MessageLedger(client, ttl_s=60)
     now = time.time()
-    ledger.record(message(queue, 0, now - 100))
-    ledger.record(message(queue, 1, now))
+    ledger.record_all([message(queue, 0, now - 100), message(queue, 1, now)])
     ledger.started(f"{queue}-m1", queue)
     [lost] = ledger.overdue(queue, grace_s=10, limit=10)
     ledger.resent(lost)
@@ -61,12 +59,11 @@ def test_an_early_copy_of_a_resent_message_does_not_move_the_mark(
     queue): the messages due after it are not taken for lost because of that."""
     ledger = MessageLedger(client, ttl_s=60)
     now = time.time()
-    ledger.record(message(queue, 0, now - 100))
-    for n in range(1, 4):
-        ledger.record(message(queue, n, now - 90 + n))
-    ledger.record(message(queue, 9, now - 80))
-    for n in range(5, 8):
-        ledger.record(message(queue, n, now - 20))  # a backlog, waiting its turn
+    ledger.record_all([message(queue, 0, now - 100)])
+    ledger.record_all([message(queue, n, now - 90 + n) for n in range(1, 4)])
+    ledger.record_all([message(queue, 9, now - 80)])
+    # a backlog, waiting its turn
+    ledger.record_all([message(queue, n, now - 20) for n in range(5, 8)])
     ledger.started(f"{queue}-m9", queue)  # m0..m3 look lost
     for lost in ledger.overdue(queue, grace_s=5, limit=1):
         ledger.resent(lost)  # m0 goes to the back
@@ -78,20 +75,14 @@ def test_an_early_copy_of_a_resent_message_does_not_move_the_mark(
     ]
 
 
-def test_a_note_written_after_the_start_is_ignored(
-    servers: Servers, client: redis.Redis, queue: str
+def test_the_notes_of_messages_never_published_are_forgotten(
+    client: redis.Redis, queue: str
 ) -> None:
-    """The gateway notes after publishing: a worker that started first leaves a tombstone."""
+    """A refused command's note is dropped, so no sweep sends it again."""
     ledger = MessageLedger(client, ttl_s=60)
-    ledger.started(f"{queue}-m0", queue)
-
-    async def note_late() -> None:
-        async_client = redis.asyncio.Redis.from_url(servers.redis_url, decode_responses=True)
-        late = message(queue, 0, time.time() - 100)
-        await AsyncMessageLedger(async_client, ttl_s=60).record_published(late)
-        await async_client.aclose()
-
-    asyncio.run(note_late())
-    ledger.record(message(queue, 1, time.time()))
+    now = time.time()
+    ledger.record_all([message(queue, 0, now - 100), message(queue, 1, now)])
+    ledger.forget([message(queue, 0, now - 100)])
     ledger.started(f"{queue}-m1", queue)
     assert ledger.overdue(queue, grace_s=1, limit=10) == []
+    assert client.get(keys.message(f"{queue}-m0")) is None

