@@ -416,7 +416,7 @@ def _refusal(command_id: str, target: CommandStatus, reply: str) -> HooklineErro
         return CommandBusy(f"command {command_id} is running elsewhere", float(value))
     if kind == "UNCONFIRMED":
         return CommandUnconfirmed(f"command {command_id} is not confirmed yet", float(value))
-    if kind == "FENCED":
+    if kind == "FENCED" or (kind == "REFUSED" and value == CommandStatus.REFUSED):
         return CommandRefused(f"command {command_id} was refused when it was submitted")
     if kind == "REFUSED":
         return InvalidTransition(

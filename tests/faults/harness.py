@@ -115,12 +115,14 @@ class FaultStack:
             self.gateway = spawn(gateway_command(self.port), self.env, output=output)
         self.await_health(lambda status: status == 200, "the stack to become healthy")
 
-    def restart_gateway(self) -> None:
-        """Stop the gateway and start a new one (it reads its settings and secrets anew)."""
+    def restart_gateway(self, **settings: str) -> None:
+        """Stop the gateway and start a new one (it reads its settings and secrets anew),
+        with ``settings`` in its environment on top of the stack's."""
         assert self.gateway is not None
         terminate(self.gateway)
         with (self.root / "gateway.log").open("ab") as output:
-            self.gateway = spawn(gateway_command(self.port), self.env, output=output)
+            env = {**self.env, **settings}
+            self.gateway = spawn(gateway_command(self.port), env, output=output)
         self.await_health(lambda status: status in (200, 503), "the gateway to answer")
 
     def start_worker(self) -> None:

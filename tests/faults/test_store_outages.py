@@ -63,16 +63,15 @@ def test_every_command_completes_after_mongodb_is_stopped_for_10_s(
 
 
 @pytest.mark.timeout(180)
-# Known gap, rare: when Redis (the broker) dies after it stored a group of published
-# commands but before it answered, the gateway answers 503 and cannot forget the
-# commands (Redis is down), so after the restart they run although refused. Seen once
-# in about six runs; the fix belongs in the publisher (a refused command must be
-# unrunnable), not here. Until then the test reruns once so CI is not a coin toss.
-@pytest.mark.flaky(reruns=1)
 def test_redis_stopped_during_submission_refuses_with_503_and_loses_no_202(
     fault_stack: StackFactory, figures: Callable[..., None]
 ) -> None:
     """Every 202 completes exactly once; every 503 carries Retry-After and never runs.
+
+    When Redis dies after it stored a group of published commands but before it answered,
+    the gateway cannot even record the refusal; those commands stay unconfirmed through the
+    restart (append-only file), and the worker that takes them refuses them once
+    ``publish_fence_s`` has passed (the fence).
 
     The worker runs supervised: kombu can die on a lost Redis connection ("Unrecoverable
     error: AttributeError ... 'hostname'"), and a restart policy is what deployments have.
