@@ -68,7 +68,13 @@ def modules_table(found: Declared) -> dict[str, Any]:
         },
         "hooks": {
             event: [
-                {"hook": h.key, "priority": h.priority, "context": h.context, "event": h.event}
+                {
+                    "hook": h.key,
+                    "priority": h.priority,
+                    "context": h.context,
+                    "event": h.event,
+                    "critical": h.critical,
+                }
                 for h in found.hooks_for(event)
             ]
             for event in found.catalogue
@@ -90,8 +96,9 @@ def _print_modules(table: dict[str, Any]) -> None:
         print(f"  {event}")
         for position, hook in enumerate(hooks, start=1):
             every = "  (every event)" if hook["event"] == "*" else ""
+            critical = "  (critical)" if hook["critical"] else ""
             line = f"{position}. {hook['hook']:<28} priority {hook['priority']:<4}"
-            print(f"    {line} {hook['context']}{every}")
+            print(f"    {line} {hook['context']}{every}{critical}")
 
 
 def _run_modules(args: argparse.Namespace) -> int:

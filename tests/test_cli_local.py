@@ -32,7 +32,8 @@ def hookline(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 
 
 def test_modules_prints_load_order_and_hooks_in_dispatch_order() -> None:
-    """``modules`` shows dependencies before dependents and each event's hooks in order."""
+    """``modules`` shows dependencies before dependents, each event's hooks in order, and
+    which of them are critical."""
     result = hookline("modules")
     assert result.returncode == 0, result.stderr
     order_line = result.stdout.splitlines()[0]
@@ -46,6 +47,7 @@ def test_modules_prints_load_order_and_hooks_in_dispatch_order() -> None:
         "notifications.notify",
         "audit.record",
     ]
+    assert [line.endswith("(critical)") for line in section] == [True, False, False]
 
 
 def test_modules_json_has_the_same_table() -> None:
@@ -56,6 +58,12 @@ def test_modules_json_has_the_same_table() -> None:
     assert [h["hook"] for h in table["hooks"]["wallet_credited"]] == [
         "notifications.notify",
         "audit.record",
+    ]
+    created = table["hooks"]["user_created"]
+    assert [(h["hook"], h["critical"]) for h in created] == [
+        ("wallet.open_wallet", True),
+        ("notifications.notify", False),
+        ("audit.record", False),
     ]
 
 

@@ -57,7 +57,17 @@ class WalletModule(BaseModule):
             response=BalanceResult,
         ),
     )
-    hooks = (Hook("user_created", "open_wallet", priority=10, context="welcome credits"),)
+    # Critical: a user whose wallet could not be opened gets no welcome message and no
+    # audit record yet; those hooks of user_created wait until a retry opens it.
+    hooks = (
+        Hook(
+            "user_created",
+            "open_wallet",
+            priority=10,
+            context="welcome credits",
+            critical=True,
+        ),
+    )
     events = (
         EventSpec("wallet_credited", WalletChanged, "Credits were added to a wallet."),
         EventSpec("wallet_debited", WalletChanged, "Credits were taken from a wallet."),

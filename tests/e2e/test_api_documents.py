@@ -60,7 +60,8 @@ def test_openapi_describes_every_declared_route(client: httpx.Client) -> None:
 
 
 def test_events_lists_hooks_in_the_order_a_worker_runs_them(client: httpx.Client) -> None:
-    """/events gives user_created's payload schema and its hooks in the order the trace shows."""
+    """/events gives user_created's payload schema, its hooks in the order the trace shows,
+    and marks open_wallet critical."""
     catalogue = client.get("/events").json()
     assert catalogue["asyncapi"] == "3.0.0"
     channel = catalogue["channels"]["user_created"]
@@ -75,6 +76,7 @@ def test_events_lists_hooks_in_the_order_a_worker_runs_them(client: httpx.Client
     trace = status_of(client, response)["hooks"]
     ran = [f"{h['module']}.{h['handler']}" for h in trace if h["event"] == "user_created"]
     assert listed == ran == ["wallet.open_wallet", "notifications.notify", "audit.record"]
+    assert [hook["critical"] for hook in channel["x-hooks"]] == [True, False, False]
 
 
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(

@@ -1,13 +1,16 @@
 """Redelivery: a command or an event that reaches a worker twice changes things once.
 
-The test plays the broker's part: it publishes the very same envelope again,
-and simulates a worker that died after its effects by rewinding the state.
+The tests play the broker's part: they publish the very same message again (the
+task, queue and task id Hookline uses), and simulate a worker that died after
+its effects by rewinding the command's state or losing the completion records.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -17,12 +20,12 @@ from celery import Celery
 from pymongo.database import Database
 
 from core import keys
-from core.celery_app import event_task_name, make_celery
+from core.celery_app import EVENTS_QUEUE, event_task_name, make_celery
 from core.command_state import initial_fields
 from core.settings import Settings
 from events import Actor, Command, Event
 from tests.conftest import RunningStack
-from tests.e2e.helpers import signed_up
+from tests.e2e.helpers import bearer, claim, login, new_user, register, signed_up
 
 pytestmark = pytest.mark.e2e
 Doc = dict[str, Any]
@@ -52,8 +55,12 @@ def deliver_command(broker: Celery, command: Command) -> None:
 
 
 def deliver_event(broker: Celery, event: Event) -> None:
+    """Publish ``event``'s message again as ``workers.bus`` does: task, queue and task id."""
     broker.send_task(
-        event_task_name(event.name), args=[event.model_dump(mode="json")], queue="events"
+        event_task_name(event.name),
+        args=[event.model_dump(mode="json")],
+        queue=EVENTS_QUEUE,
+        task_id=event.id,
     )
 
 
@@ -88,14 +95,27 @@ def test_command_delivered_twice_applies_once(
     assert credited == 1
 
 
-def test_event_delivered_twice_runs_each_hook_effect_once(
-    client: httpx.Client, store: Database[Doc], redis_client: redis.Redis, broker: Celery
-) -> None:
-    """user_created delivered twice more, even with its completion records lost: effects once."""
-    user_id, auth = signed_up(client)
+@dataclass(frozen=True)
+class Registered:
+    """A signed-up user, with the claim that reads their register command's document."""
+
+    user_id: str
+    auth: dict[str, str]
+    claim: dict[str, str]
+
+
+def registered(client: httpx.Client) -> Registered:
+    user = new_user()
+    response = register(client, user)
+    assert response.status_code == 201, response.text
+    return Registered(response.json()["user_id"], bearer(login(client, user)), claim(response))
+
+
+def created_event(store: Database[Doc], user_id: str) -> Event:
+    """The user's ``user_created`` envelope, as its audit record keeps it."""
     audited = store["audit_events"].find_one({"event": "user_created", "payload.user_id": user_id})
     assert audited is not None
-    event = Event(
+    return Event(
         id=audited["event_id"],
         name="user_created",
         payload=audited["payload"],
@@ -104,28 +124,87 @@ def test_event_delivered_twice_runs_each_hook_effect_once(
         causation_id=audited["causation_id"],
         command_id=audited["command_id"],
     )
-    trace_key = keys.command_hooks(event.command_id)
-    runs_before = redis_client.llen(trace_key)
-    # Lose the completion records, as if the worker died after the effects, then deliver twice.
+
+
+def trace(client: httpx.Client, event: Event, who: Registered) -> list[Doc]:
+    """The hook runs of the command that emitted ``event``, from ``GET /commands/{id}``."""
+    response = client.get(f"/commands/{event.command_id}", headers=who.claim)
+    assert response.status_code == 200, response.text
+    runs: list[Doc] = response.json()["hooks"]
+    return runs
+
+
+def succeeded(runs: list[Doc], event: Event) -> Counter[str]:
+    """How many times each hook of ``event`` succeeded, by hook."""
+    return Counter(
+        f"{r['module']}.{r['handler']}"
+        for r in runs
+        if r["event_id"] == event.id and r["status"] == "succeeded"
+    )
+
+
+def await_deliveries(stack: RunningStack, event: Event, count: int) -> None:
+    """Wait until the worker has finished ``count`` deliveries of ``event``'s message.
+
+    A delivery whose hooks are all skipped leaves no trace; the worker's log
+    line for the task (its id is the event id) says it ran.
+    """
+    assert stack.log_dir is not None
+    line = f"Task {event_task_name(event.name)}[{event.id}] succeeded"
+    log = stack.log_dir / "worker.log"
+    wait_until(lambda: log.read_text(errors="replace").count(line) >= count)
+
+
+def check_effects_once(
+    client: httpx.Client, store: Database[Doc], user: Registered, event: Event
+) -> None:
+    """One welcome entry and 100 credits, two messages, one audit record per event."""
+    assert store["wallet_ledger"].count_documents({"user_id": user.user_id}) == 1
+    assert client.get("/wallet/balance", headers=user.auth).json()["balance"] == 100
+    assert store["notifications_messages"].count_documents({"user_id": user.user_id}) == 2
+    inbox = client.get("/notifications", headers=user.auth).json()["items"]
+    assert sorted(m["event"] for m in inbox) == ["user_created", "wallet_credited"]
+    assert store["audit_events"].count_documents({"event_id": event.id}) == 1
+    credited = {"payload.user_id": user.user_id, "event": "wallet_credited"}
+    assert store["audit_events"].count_documents(credited) == 1
+
+
+USER_CREATED_HOOKS = ("wallet.open_wallet", "notifications.notify", "audit.record")
+
+
+def test_event_delivered_again_skips_every_hook_that_completed(
+    client: httpx.Client, store: Database[Doc], stack: RunningStack, broker: Celery
+) -> None:
+    """user_created's very message, published twice more on the broker, is run by the
+    worker both times: each hook's effect still exists once (MongoDB and read models),
+    and the trace gains no second successful run of any hook."""
+    user = registered(client)
+    event = created_event(store, user.user_id)
+    await_deliveries(stack, event, 1)
+    before = trace(client, event, user)
+    assert succeeded(before, event) == Counter(USER_CREATED_HOOKS)
+    deliver_event(broker, event)
+    deliver_event(broker, event)
+    await_deliveries(stack, event, 3)
+    after = trace(client, event, user)
+    assert succeeded(after, event) == Counter(USER_CREATED_HOOKS)
+    assert [r for r in after[len(before) :] if r["status"] == "succeeded"] == []
+    check_effects_once(client, store, user, event)
+
+
+def test_event_redelivered_after_its_completion_records_were_lost_applies_each_effect_once(
+    client: httpx.Client, store: Database[Doc], stack: RunningStack, broker: Celery
+) -> None:
+    """Hooks are idempotent on their own: with user_created's completion records deleted
+    (a worker that died between the effects and recording them), two more deliveries run
+    every hook again, and each effect still exists once."""
+    user = registered(client)
+    event = created_event(store, user.user_id)
+    await_deliveries(stack, event, 1)
     store["hookline_hook_runs"].delete_many({"_id": {"$regex": f"^{event.id}:"}})
     deliver_event(broker, event)
     deliver_event(broker, event)
-    wait_until(
-        lambda: (
-            store["hookline_hook_runs"].count_documents({"_id": {"$regex": f"^{event.id}:"}}) == 3
-        )
-    )
-    wait_until(lambda: redis_client.llen(trace_key) >= runs_before + 3)
-    time.sleep(1)  # let a concurrent second delivery finish too
-    assert store["wallet_ledger"].count_documents({"user_id": user_id}) == 1
-    assert client.get("/wallet/balance", headers=auth).json()["balance"] == 100
-    assert (
-        store["notifications_messages"].count_documents({"user_id": user_id}) == 2
-    )  # welcome + credited
-    assert store["audit_events"].count_documents({"event_id": event.id}) == 1
-    assert (
-        store["audit_events"].count_documents(
-            {"payload.user_id": user_id, "event": "wallet_credited"}
-        )
-        == 1
-    )
+    await_deliveries(stack, event, 3)
+    ran_again = succeeded(trace(client, event, user), event)
+    assert all(ran_again[hook] >= 2 for hook in USER_CREATED_HOOKS), ran_again
+    check_effects_once(client, store, user, event)
