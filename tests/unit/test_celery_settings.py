@@ -43,3 +43,17 @@ def test_visibility_timeout_must_outlast_a_tasks_longest_hold() -> None:
 def test_soft_time_limit_leaves_a_tenth_between_1_and_10_s(limit: int, soft: float) -> None:
     """A task is warned before it is killed."""
     assert soft_time_limit_s(limit) == soft
+
+
+def test_the_fence_must_outlast_the_longest_publish() -> None:
+    """Three tries of the publish timeout (and a second between) at or above the fence stops
+    startup: a worker would refuse commands their gateway is still about to confirm."""
+    with pytest.raises(ConfigurationError, match="publish_fence_s"):
+        make_celery(settings(broker_publish_timeout_s=5, publish_fence_s=18))
+    conf = make_celery(settings(broker_publish_timeout_s=5, publish_fence_s=18.5)).conf
+    assert conf.broker_transport_options["socket_timeout"] == 5
+
+
+def test_only_a_redis_broker_gets_socket_timeouts() -> None:
+    amqp = make_celery(settings(BROKER_URL="amqp://guest:guest@127.0.0.1:5672//")).conf
+    assert "socket_timeout" not in amqp.broker_transport_options
