@@ -67,7 +67,11 @@ class GatewayServices:
                 CommandStateStore(
                     sync_client, settings.command_ttl_s, fence_s=settings.publish_fence_s
                 ),
-                Sender(celery, MessageLedger(sync_client, settings.command_ttl_s)),
+                Sender(
+                    celery,
+                    MessageLedger(sync_client, settings.command_ttl_s),
+                    settings.broker_publish_timeout_s,
+                ),
             ),
             watcher=CommandWatcher(client),
             tokens=tokens,

@@ -78,6 +78,7 @@ def make_celery(settings: Settings, queues: Iterable[str] = ()) -> Celery:
         task_soft_time_limit=soft_time_limit_s(settings.task_time_limit_s),
         worker_soft_shutdown_timeout=settings.worker_soft_shutdown_s,
         broker_connection_retry_on_startup=True,
+        broker_connection_timeout=settings.broker_publish_timeout_s,
         broker_transport_options={
             # Redis: redelivery of unacknowledged messages, and how often it is checked.
             "visibility_timeout": settings.visibility_timeout_s,
@@ -85,7 +86,7 @@ def make_celery(settings: Settings, queues: Iterable[str] = ()) -> Celery:
             "unacked_restore_throttle": 1,
             # RabbitMQ: publisher confirms, so a publish returns once the broker has it.
             "confirm_publish": True,
-            **_redis_timeouts(settings),
+            **_broker_timeouts(settings),
         },
         task_queues=[Queue(name) for name in sorted({*queues, EVENTS_QUEUE, ADMIN_QUEUE})],  # type: ignore[no-untyped-call]
         task_default_queue=EVENTS_QUEUE,
@@ -95,13 +96,16 @@ def make_celery(settings: Settings, queues: Iterable[str] = ()) -> Celery:
     return app
 
 
-def _redis_timeouts(settings: Settings) -> dict[str, float]:
-    """On Redis, a broker that stops answering mid-publish is an error after this long, not
-    a hang (workers' blocking reads time out sooner on their own)."""
-    if not settings.broker_url.startswith(("redis://", "rediss://", "unix://")):
-        return {}
+def _broker_timeouts(settings: Settings) -> dict[str, float]:
+    """A broker that stops answering mid-publish is an error after this long, not a hang:
+    socket timeouts on Redis, read and write timeouts on RabbitMQ (whose publisher confirm
+    waits as long, see ``core.sender``). Consumers' own blocking reads are shorter."""
     timeout = settings.broker_publish_timeout_s
-    return {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+    if settings.broker_url.startswith(("redis://", "rediss://", "unix://")):
+        return {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+    if settings.broker_url.startswith(("amqp://", "amqps://", "pyamqp://")):
+        return {"read_timeout": timeout, "write_timeout": timeout}
+    return {}
 
 
 def soft_time_limit_s(time_limit_s: int) -> float:

@@ -37,9 +37,14 @@ PUBLISH_RETRY_POLICY = {
 
 
 class Sender:
-    def __init__(self, celery: Celery, ledger: MessageLedger | None) -> None:
+    def __init__(
+        self, celery: Celery, ledger: MessageLedger | None, timeout_s: float | None = None
+    ) -> None:
+        """``timeout_s``: how long RabbitMQ's confirm of a publish may take (on Redis the
+        broker connection's socket timeout does the same, see ``core.celery_app``)."""
         self._celery = celery
         self._ledger = ledger
+        self._timeout_s = timeout_s
 
     def send(self, messages: Sequence[SentMessage], *, note: bool = True) -> None:
         """Note ``messages`` (unless ``note`` is false: a resend), then publish them."""
@@ -77,6 +82,7 @@ class Sender:
                     countdown=max(0.0, message.due - time.time()) or None,
                     # Built here once, cheaply: Celery would saferepr the whole envelope.
                     argsrepr=summary(message.args),
+                    confirm_timeout=self._timeout_s,
                     producer=producer,
                     retry=False,  # the whole group is retried around this
                 )

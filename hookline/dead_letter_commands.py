@@ -48,7 +48,8 @@ def _access(settings: Settings) -> Iterator[_Access]:
     try:
         letters = DeadLetterStore(mongo_database(mongo, settings))
         state = CommandStateStore(client, settings.command_ttl_s)
-        sender = Sender(celery, MessageLedger(client, settings.command_ttl_s))
+        ledger = MessageLedger(client, settings.command_ttl_s)
+        sender = Sender(celery, ledger, settings.broker_publish_timeout_s)
         yield _Access(letters, Replayer(letters, state, sender))
     finally:
         celery.close()

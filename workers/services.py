@@ -56,7 +56,7 @@ class WorkerServices:
         db = mongo_database(mongo, settings)
         client = connect_redis(settings)
         ledger = MessageLedger(client, settings.command_ttl_s)
-        sender = Sender(celery, ledger)
+        sender = Sender(celery, ledger, settings.broker_publish_timeout_s)
         return cls(
             settings=settings,
             mongo=mongo,

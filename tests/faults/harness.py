@@ -27,6 +27,8 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from core import keys
+from core.celery_app import make_celery
+from core.settings import Settings
 from hookline.processes import spawn, terminate
 from hookline.stack import (
     SOFT_SHUTDOWN_ENV,
@@ -226,6 +228,19 @@ class FaultStack:
         for command_id in command_ids:
             pipe.scard(keys.command_pending(command_id))
         return sum(pipe.execute())
+
+    def worker_idle(self) -> bool:
+        """The worker has no task running, reserved or scheduled (Celery's inspect)."""
+        settings = Settings(BROKER_URL=self.env["BROKER_URL"])  # type: ignore[call-arg]
+        app = make_celery(settings)
+        try:
+            inspect = app.control.inspect(timeout=1.0)
+            replies = [inspect.active(), inspect.reserved(), inspect.scheduled()]
+        finally:
+            app.close()
+        if any(reply is None for reply in replies):  # the worker did not answer
+            return False
+        return not any(tasks for reply in replies for tasks in reply.values())
 
     def await_all_done(self, command_ids: Sequence[str], timeout_s: float) -> None:
         """Every command succeeded and every hook it caused has run."""

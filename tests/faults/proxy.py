@@ -10,6 +10,7 @@ import contextlib
 import socket
 import threading
 from types import TracebackType
+from urllib.parse import urlsplit, urlunsplit
 
 CHUNK = 65536
 
@@ -41,8 +42,12 @@ class ReplyDroppingProxy:
         self._listener.close()
         self._close_connections()
 
-    def url(self, db: int = 0) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
+    def url_like(self, url: str) -> str:
+        """``url`` (a broker's) pointing at this proxy instead."""
+        parts = urlsplit(url)
+        credentials = parts.netloc.rpartition("@")[0]
+        netloc = f"{credentials}@127.0.0.1:{self.port}" if credentials else f"127.0.0.1:{self.port}"
+        return urlunsplit(parts._replace(netloc=netloc))
 
     def drop_replies(self) -> None:
         """From now on requests reach the server, replies never reach the client."""

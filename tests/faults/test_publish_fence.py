@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from core import keys
 from tests.faults.conftest import StackFactory
 from tests.faults.harness import (
     Deposits,
@@ -23,6 +24,7 @@ from tests.faults.harness import (
     wait_for,
 )
 from tests.faults.proxy import ReplyDroppingProxy
+from tests.stack_fixtures import purge_queues, rabbitmq_or_skip
 
 pytestmark = pytest.mark.faults
 
@@ -33,13 +35,19 @@ NEVER_RAN = "was refused when submitted"
 
 
 @pytest.mark.timeout(240)
+@pytest.mark.parametrize("broker", ["redis", "rabbitmq"])
 def test_commands_answered_503_never_run_and_every_202_runs_once(
-    fault_stack: StackFactory, figures: Callable[..., None]
+    broker: str, fault_stack: StackFactory, figures: Callable[..., None]
 ) -> None:
-    stack = fault_stack(HOOKLINE_BROKER_PUBLISH_TIMEOUT_S="1")
-    broker = urlsplit(stack.redis_url)
-    with ReplyDroppingProxy(broker.hostname or "127.0.0.1", broker.port or 6379) as proxy:
-        stack.restart_gateway(BROKER_URL=proxy.url())  # the worker reads the broker directly
+    broker_url = None
+    if broker == "rabbitmq":
+        broker_url = rabbitmq_or_skip()
+        purge_queues({"BROKER_URL": broker_url})
+    stack = fault_stack(broker_url, HOOKLINE_BROKER_PUBLISH_TIMEOUT_S="1")
+    upstream = urlsplit(stack.env["BROKER_URL"])
+    with ReplyDroppingProxy(upstream.hostname or "127.0.0.1", upstream.port or 0) as proxy:
+        # Only the gateway goes through the proxy; the worker reads the broker directly.
+        stack.restart_gateway(BROKER_URL=proxy.url_like(stack.env["BROKER_URL"]))
         user_id, auth = sign_up(stack.base_url)
         deposits = Deposits(stack.base_url, auth, concurrency=REFUSED_PER_ROUND)
         refused = []
@@ -53,7 +61,7 @@ def test_commands_answered_503_never_run_and_every_202_runs_once(
     assert all(s.retry_after for s in refused)
     accepted = deposits.accepted
     stack.await_all_done(accepted, timeout_s=120)
-    wait_for(lambda: drained(stack), 60, "the broker to hold nothing more", stack.log_tails)
+    wait_for(lambda: drained(stack), 60, "the worker to be idle", stack.log_tails)
     # A refused command whose publish reached Redis was taken by the worker and dropped
     # (one whose connection failed before the publish never reached it at all).
     reached = stack.worker_log_count(NEVER_RAN)
@@ -61,6 +69,7 @@ def test_commands_answered_503_never_run_and_every_202_runs_once(
     assert_deposits_applied_once(stack.store, user_id, accepted)  # the 202s, once each, alone
     others = [s.status for s in deposits.results if s not in refused]
     figures(
+        broker=broker,
         refused_503=len(refused),
         refused_copies_dropped_by_worker=reached,
         accepted_202=len(accepted),
@@ -70,5 +79,8 @@ def test_commands_answered_503_never_run_and_every_202_runs_once(
 
 
 def drained(stack: FaultStack) -> bool:
-    """Nothing queued and nothing held unacknowledged (retries waiting their turn included)."""
-    return stack.redis.llen("wallet") == 0 and stack.redis.hlen("unacked") == 0
+    """The worker has taken everything: no command record is left unconfirmed, and no
+    Celery task is queued, reserved or scheduled (retries waiting their turn included)."""
+    documents = [k for k in stack.redis.scan_iter(keys.command("*")) if k.count(":") == 2]
+    statuses = [stack.redis.hget(k, "status") for k in documents]
+    return "publishing" not in statuses and stack.worker_idle()

@@ -54,6 +54,8 @@ def test_the_fence_must_outlast_the_longest_publish() -> None:
     assert conf.broker_transport_options["socket_timeout"] == 5
 
 
-def test_only_a_redis_broker_gets_socket_timeouts() -> None:
+def test_rabbitmq_gets_read_and_write_timeouts_instead() -> None:
     amqp = make_celery(settings(BROKER_URL="amqp://guest:guest@127.0.0.1:5672//")).conf
-    assert "socket_timeout" not in amqp.broker_transport_options
+    options = amqp.broker_transport_options
+    assert "socket_timeout" not in options
+    assert options["read_timeout"] == options["write_timeout"] == 5
