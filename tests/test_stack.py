@@ -25,6 +25,7 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
+from core.sealing import KeyRing
 from hookline.processes import ProcessGroup
 from hookline.stack import (
     DEFAULT_MONGO_URL,
@@ -34,6 +35,7 @@ from hookline.stack import (
     ensure_jwt_secret,
     ensure_mongo,
     ensure_redis,
+    ensure_seal_key,
     mongo_answers,
     redis_answers,
 )
@@ -100,6 +102,15 @@ def test_jwt_secret_is_never_overwritten(tmp_path: Path) -> None:
     assert ensure_jwt_secret(tmp_path).read_text() == first
     (tmp_path / "secrets" / "jwt_secret").write_text("my own secret of at least 32 bytes!")
     assert ensure_jwt_secret(tmp_path).read_text() == "my own secret of at least 32 bytes!"
+
+
+def test_seal_key_is_a_new_ring_readable_only_by_the_owner_and_kept(tmp_path: Path) -> None:
+    """``make up`` makes one key entry (KEY_ID:KEY), mode 0600, and never replaces it."""
+    path = ensure_seal_key(tmp_path)
+    assert path == tmp_path / "secrets" / "bus_seal_key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(KeyRing.parse(path.read_text()).keys) == 1
+    assert ensure_seal_key(tmp_path).read_text() == path.read_text()
 
 
 # --- the servers ------------------------------------------------------------------------------
@@ -356,7 +367,8 @@ def test_up_starts_its_own_servers_and_leaves_nothing_after_ctrl_c(
     run = run_up(redis_url, mongo_url)
     run.wait_healthy()
     assert (run.data_dir / "redis").is_dir() and (run.data_dir / "mongo").is_dir()
-    assert stat.S_IMODE((run.data_dir / "secrets" / "jwt_secret").stat().st_mode) == 0o600
+    for secret in ("jwt_secret", "bus_seal_key"):
+        assert stat.S_IMODE((run.data_dir / "secrets" / secret).stat().st_mode) == 0o600
     children = run.child_pids()
     assert len(children) == 5, run.output()  # redis, mongo, worker, gateway, flower
 
