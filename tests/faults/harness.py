@@ -40,7 +40,7 @@ from hookline.stack import (
     gateway_command,
     worker_command,
 )
-from tests.stack_fixtures import free_port
+from tests.stack_fixtures import free_port, purge_queues, rabbitmq_or_skip
 
 Doc = dict[str, Any]
 
@@ -334,6 +334,16 @@ class Deposits:
     @property
     def accepted(self) -> list[str]:
         return [s.command_id for s in self.results if s.status == 202 and s.command_id]
+
+
+def broker_url_for(broker: str) -> str | None:
+    """``None`` (the stack's own Redis) for "redis"; the test RabbitMQ, emptied, for
+    "rabbitmq" (skipped where nothing answers there)."""
+    if broker != "rabbitmq":
+        return None
+    url = rabbitmq_or_skip()
+    purge_queues({"BROKER_URL": url})
+    return url
 
 
 def sign_up(base_url: str) -> tuple[str, dict[str, str]]:

@@ -20,11 +20,11 @@ from tests.faults.harness import (
     Deposits,
     FaultStack,
     assert_deposits_applied_once,
+    broker_url_for,
     sign_up,
     wait_for,
 )
 from tests.faults.proxy import ReplyDroppingProxy
-from tests.stack_fixtures import purge_queues, rabbitmq_or_skip
 
 pytestmark = pytest.mark.faults
 
@@ -39,11 +39,7 @@ NEVER_RAN = "was refused when submitted"
 def test_commands_answered_503_never_run_and_every_202_runs_once(
     broker: str, fault_stack: StackFactory, figures: Callable[..., None]
 ) -> None:
-    broker_url = None
-    if broker == "rabbitmq":
-        broker_url = rabbitmq_or_skip()
-        purge_queues({"BROKER_URL": broker_url})
-    stack = fault_stack(broker_url, HOOKLINE_BROKER_PUBLISH_TIMEOUT_S="1")
+    stack = fault_stack(broker_url_for(broker), HOOKLINE_BROKER_PUBLISH_TIMEOUT_S="1")
     upstream = urlsplit(stack.env["BROKER_URL"])
     with ReplyDroppingProxy(upstream.hostname or "127.0.0.1", upstream.port or 0) as proxy:
         # Only the gateway goes through the proxy; the worker reads the broker directly.

@@ -21,10 +21,10 @@ from tests.faults.harness import (
     Deposits,
     FaultStack,
     assert_deposits_applied_once,
+    broker_url_for,
     iterate_progress,
     sign_up,
 )
-from tests.stack_fixtures import purge_queues, rabbitmq_or_skip
 
 pytestmark = pytest.mark.faults
 
@@ -77,11 +77,7 @@ def test_2000_deposits_survive_five_sigkills_of_the_worker(
     broker: str, fault_stack: StackFactory, figures: Callable[..., None]
 ) -> None:
     """0 lost, 0 duplicate ledger entries, exact balance; redeliveries and recovery measured."""
-    broker_url = None
-    if broker == "rabbitmq":
-        broker_url = rabbitmq_or_skip()
-        purge_queues({"BROKER_URL": broker_url})
-    stack = fault_stack(broker_url)
+    stack = fault_stack(broker_url_for(broker))
     started = time.monotonic()
     user_id, auth = sign_up(stack.base_url)
     deposits = Deposits(stack.base_url, auth)
