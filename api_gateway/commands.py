@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -12,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from api_gateway.admission import Caller, Policy
+from api_gateway.errors import KeyInUse
 from api_gateway.handover import (
     CommandClaim,
     hand_over,
@@ -19,14 +21,21 @@ from api_gateway.handover import (
     secret_headers,
     shown_to,
 )
-from api_gateway.idempotency import Claim, fingerprint, idempotency_key
+from api_gateway.idempotency import (
+    AbandonedClaim,
+    Claim,
+    EarlierClaim,
+    KeyScope,
+    fingerprint,
+    idempotency_key,
+)
 from api_gateway.prefer import requested_wait_s
 from api_gateway.problems import problem_response
 from api_gateway.services import GatewayServices
 from core import logs
 from core.command_state import SETTLED, CommandDocument
 from core.sealing import seal_command
-from events import TERMINAL, Actor, Command, NotFound
+from events import TERMINAL, Actor, Command, CommandStatus, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +45,8 @@ RECHECK_INTERVAL_S = 0.5
 MAY_BE_DONE = frozenset({*(str(status) for status in TERMINAL), SETTLED})
 CORRELATION_HEADER = "x-correlation-id"
 REPLAYED_HEADER = "Idempotent-Replayed"
+# A duplicate of a request still in flight is told to come back after this long (409).
+RETRY_IN_FLIGHT_S = 1
 COMMAND_DOCUMENT_POLICY = Policy("commands.read", auth=False)
 
 Undo = Callable[[], Awaitable[None]]
@@ -66,22 +77,34 @@ def new_command(
 
 
 async def submit_for(request: Request, command: Command, caller: Caller) -> Response:
-    """A caller's command: at most one per Idempotency-Key, within the in-flight cap."""
-    services = services_of(request)
+    """A caller's command: at most one per Idempotency-Key and route, within the in-flight cap."""
     key = idempotency_key(request)
-    undo: list[Undo] = []
-    if key is not None:
-        claim = Claim(command_id=command.id, fingerprint=fingerprint(services.keys, command))
-        earlier = await services.idempotency.claim(caller.identity, key, claim)
-        if earlier is not None:
-            return await follow(request, earlier.command_id, caller.actor)
-        undo.append(lambda: services.idempotency.release(caller.identity, key))
+    if key is None:
+        return await _accept(request, command, caller, [])
+    services = services_of(request)
+    scope = KeyScope(caller.identity, command.name)
+    claim = Claim(command_id=command.id, fingerprint=fingerprint(services.keys, command))
+    earlier = await services.idempotency.claim(scope, key, claim)
+    if earlier is not None:
+        try:
+            return await follow(request, earlier, caller.actor)
+        except AbandonedClaim:
+            if not await services.idempotency.take_over(scope, key, earlier, claim):
+                raise _in_use(earlier.command_id) from None
+    release = functools.partial(services.idempotency.release, scope, key, command.id)
+    return await _accept(request, command, caller, [release])
+
+
+async def _accept(request: Request, command: Command, caller: Caller, undo: list[Undo]) -> Response:
+    """Count the command against the caller's cap and submit it; ``undo`` runs if it is not
+    accepted, whatever stops it (a cancelled request included)."""
+    services = services_of(request)
     try:
         await services.in_flight.reserve(caller.identity, command.id)
-    except Exception:
+    except BaseException:
         await _run(undo)
         raise
-    undo.append(lambda: services.in_flight.release(caller.identity, command.id))
+    undo.append(functools.partial(services.in_flight.release, caller.identity, command.id))
     return await submit(request, command, undo=undo)
 
 
@@ -114,33 +137,89 @@ async def submit(
     return accepted_response(command.id, headers)
 
 
-async def follow(request: Request, command_id: str, actor: Actor) -> Response:
-    """Answer a repeated request with the command it already caused (waiting if asked).
+async def follow(request: Request, earlier: EarlierClaim, actor: Actor) -> Response:
+    """Answer a repeated request from the command its key already stands for.
 
-    The same caller sent the same request (the key is theirs, the fingerprint matched), so
-    they are its submitter: an anonymous one gets a claim of their own.
+    A finished command is replayed: its outcome, as first answered. One still in
+    flight is a 409, unless the request asked to wait (``Prefer: wait``): then it
+    waits, and answers the outcome, or 202 with the status when the wait runs out.
+    The same caller sent the same request (the key is theirs, the fingerprint
+    matched), so they are its submitter: an anonymous one gets a claim of their own.
+    Raises ``AbandonedClaim`` when the key names a command that never runs.
     """
     services = services_of(request)
     wait_s = requested_wait_s(request, services.settings.max_wait_s)
-    headers = {REPLAYED_HEADER: "true"}
-    if actor.is_anonymous:
-        claim = CommandClaim.new()
-        await services.state.add_claim(command_id, claim.digest)
-        headers.update(claim.headers)
-    document = None
+    command_id = earlier.command_id
+    document = await _current(services, command_id, wait_s)
+    if _never_runs(document, earlier):
+        raise AbandonedClaim(command_id)
+    if document is None or not (wait_s or document.status.is_terminal):
+        raise _in_use(command_id)
+    headers = {REPLAYED_HEADER: "true", **await _claim_headers(services, actor, command_id)}
+    if not document.status.is_terminal:
+        return accepted_response(command_id, headers, document.status)
     if wait_s:
-        async with services.watcher.watch(command_id) as changed:
-            document = await wait_for(services, command_id, changed, wait_s)
-    if document is not None and document.status.is_terminal:
         headers["Preference-Applied"] = f"wait={wait_s}"
-        return await outcome_response(services, document, headers)
-    return accepted_response(command_id, headers)
+    return await outcome_response(services, document, headers)
+
+
+async def _current(
+    services: GatewayServices, command_id: str, wait_s: int
+) -> CommandDocument | None:
+    """The command's document now if it is finished (or no wait was asked for), else once it
+    is done or the wait has run out; None while it is not recorded (yet)."""
+    async with services.watcher.watch(command_id, MAY_BE_DONE) as changed:
+        document = await services.state.read(command_id)
+        if wait_s and (document is None or not document.status.is_terminal):
+            document = await wait_for(services, command_id, changed, wait_s, _is_done)
+    return document
+
+
+def _never_runs(document: CommandDocument | None, earlier: EarlierClaim) -> bool:
+    """The key's command was refused (its request was answered 503), or it was never
+    recorded and no longer can be."""
+    if document is None:
+        return earlier.abandoned
+    return document.status is CommandStatus.REFUSED
+
+
+def _is_done(document: CommandDocument | None) -> bool:
+    return document is not None and document.is_done
+
+
+async def _claim_headers(
+    services: GatewayServices, actor: Actor, command_id: str
+) -> dict[str, str]:
+    """For an anonymous caller, a new claim on the command (it is read with that claim)."""
+    if not actor.is_anonymous:
+        return {}
+    claim = CommandClaim.new()
+    await services.state.add_claim(command_id, claim.digest)
+    return claim.headers
+
+
+def _in_use(command_id: str) -> KeyInUse:
+    return KeyInUse(
+        "the first request with this Idempotency-Key is still being processed; repeat it "
+        "after Retry-After seconds for its outcome, or wait for it with Prefer: wait=N",
+        location=status_url(command_id),
+        retry_after_s=RETRY_IN_FLIGHT_S,
+    )
+
+
+def _done_or_gone(document: CommandDocument | None) -> bool:
+    return document is None or document.is_done
 
 
 async def wait_for(
-    services: GatewayServices, command_id: str, changed: asyncio.Event, wait_s: float
+    services: GatewayServices,
+    command_id: str,
+    changed: asyncio.Event,
+    wait_s: float,
+    ended: Callable[[CommandDocument | None], bool] = _done_or_gone,
 ) -> CommandDocument | None:
-    """The command's document once it is done, or as it stands when the wait runs out.
+    """The command's document once it is done (by default: or gone), or as it stands when
+    the wait runs out.
 
     Just published, the command cannot be done yet, so the first read waits for a
     wake-up (or the recheck timer) like every later one.
@@ -153,14 +232,23 @@ async def wait_for(
                 await changed.wait()
         changed.clear()  # before reading: a change after this read sets it again
         document = await services.state.read(command_id)
-        if document is None or document.is_done or deadline - time.monotonic() <= 0:
+        if ended(document) or deadline - time.monotonic() <= 0:
             return document
 
 
-def accepted_response(command_id: str, headers: dict[str, str] | None = None) -> Response:
-    status_url = f"/commands/{command_id}"
-    body = {"command_id": command_id, "status": "accepted", "status_url": status_url}
-    return JSONResponse(body, status_code=202, headers={**(headers or {}), "Location": status_url})
+def status_url(command_id: str) -> str:
+    return f"/commands/{command_id}"
+
+
+def accepted_response(
+    command_id: str,
+    headers: dict[str, str] | None = None,
+    status: CommandStatus = CommandStatus.ACCEPTED,
+) -> Response:
+    """202: the command, not finished yet (``status``), and where to follow it."""
+    url = status_url(command_id)
+    body = {"command_id": command_id, "status": str(status), "status_url": url}
+    return JSONResponse(body, status_code=202, headers={**(headers or {}), "Location": url})
 
 
 async def outcome_response(
@@ -203,5 +291,9 @@ async def readable_document(request: Request, actor: Actor) -> CommandDocument:
 
 
 async def _run(steps: list[Undo]) -> None:
+    """Every step, last first, even after one fails: the caller re-raises what stopped it."""
     for step in reversed(steps):
-        await step()
+        try:
+            await step()
+        except Exception:
+            log.warning("could not undo a step of a command not accepted", exc_info=True)

@@ -57,3 +57,17 @@ class TooManyInFlight(TooManyRequests):
 
     problem = "too-many-in-flight"
     title = "Too many commands in flight"
+
+
+class KeyInUse(RetryLater):
+    """The Idempotency-Key's first request is still in flight: 409, with ``Location`` of its
+    command, to be tried again after ``retry_after_s``."""
+
+    status = 409
+    problem = "idempotency-key-in-use"
+    title = "A request is outstanding for this Idempotency-Key"
+
+    def __init__(self, detail: str, location: str, retry_after_s: int) -> None:
+        super().__init__(detail, retry_after_s)
+        self.extensions["field"] = "Idempotency-Key"
+        self.location = location

@@ -1,16 +1,26 @@
-"""``Idempotency-Key``: one command per (caller, key), whatever the number of requests.
+"""``Idempotency-Key`` (draft-ietf-httpapi-idempotency-key-header): one command per key.
 
-The first request with a key claims it in Redis (set-if-absent, with a TTL)
-for a new command id, together with a fingerprint of the request. A later
-request with the same key and the same fingerprint gets that command again; with
-another fingerprint it is refused with 422. Keys are scoped to the caller, so
-two callers never share one.
+A key is scoped to the caller and the route (the command name): the same key from
+two callers, or on two routes, stands for two commands. The first request with a
+key claims it in Redis (set-if-absent, expiring ``ttl_s`` after that first use)
+for its command id, together with a fingerprint of the request. A later request
+with the same key and fingerprint is answered from that command (see
+``commands.follow``); with another fingerprint it is refused with 422.
+
+A claim whose request never got its command accepted is released (compare-and-
+delete: only while it still names that command). One left behind anyway (Redis
+did not answer the release, or the gateway died in between) names a command
+that never runs: refused (its request was answered 503), or never recorded at
+all, which is sure once the claim is ``ABANDONED_AFTER_S`` old. The next request
+with the key takes such a claim over and submits its own command.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
+from dataclasses import dataclass
 
 import redis.asyncio
 from pydantic import BaseModel, ConfigDict
@@ -22,15 +32,63 @@ from core.sealing import KeyRing, opened_payload
 from events import Command, InvalidInput
 
 HEADER = "idempotency-key"
+FIELD = "Idempotency-Key"
 MAX_KEY_CHARS = 255
+# A bare key (as most clients send one): visible ASCII but the quote, the backslash and the
+# comma (with which a proxy joins repeated fields).
+BARE_KEY = r"[\x21\x23-\x2b\x2d-\x5b\x5d-\x7e]" f"{{1,{MAX_KEY_CHARS}}}"
+# The draft's form, an RFC 8941 sf-string: printable ASCII in quotes, \" and \\ escaped.
+_STRING_CHAR = r"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\x22\x5c])"
+QUOTED_KEY = f'"{_STRING_CHAR}{{1,{MAX_KEY_CHARS}}}"'
+# What OpenAPI publishes; the same rules as ``parse_key`` (a test holds them together).
+KEY_PATTERN = f"^(?:{BARE_KEY}|{QUOTED_KEY})$"
+_QUOTED = re.compile(f'"({_STRING_CHAR}*)"')
+_BARE = re.compile(BARE_KEY)
+_ESCAPE = re.compile(r"\\([\x22\x5c])")
+# Longer than the longest a request can take from claiming its key to having its command
+# recorded as accepted (a Redis call, then the publisher's trips, each bounded by the
+# store and broker timeouts): a claim this old without a command was left behind.
+ABANDONED_AFTER_S = 120
 
-# KEYS: the record. ARGV: the new record, ttl. Returns the existing record, or false if claimed.
+# KEYS: the record. ARGV: command id, fingerprint, ttl. Returns false once claimed, else
+# the earlier claim: its command id, fingerprint and age in seconds (Redis's clock).
 _CLAIM = """
-local existing = redis.call('GET', KEYS[1])
-if existing then return existing end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+local now = redis.call('TIME')[1]
+local earlier = redis.call('HMGET', KEYS[1], 'command_id', 'fingerprint', 'claimed_at')
+if earlier[1] then return {earlier[1], earlier[2], now - tonumber(earlier[3] or now)} end
+redis.call('HSET', KEYS[1], 'command_id', ARGV[1], 'fingerprint', ARGV[2], 'claimed_at', now)
+redis.call('EXPIRE', KEYS[1], ARGV[3])
 return false
 """
+
+# KEYS: the record. ARGV: the abandoned command id, the new one, fingerprint, ttl. 1 if
+# claimed: the record still named the abandoned command, or was released meanwhile.
+_TAKE_OVER = """
+local current = redis.call('HGET', KEYS[1], 'command_id')
+if current and current ~= ARGV[1] then return 0 end
+local now = redis.call('TIME')[1]
+redis.call('HSET', KEYS[1], 'command_id', ARGV[2], 'fingerprint', ARGV[3], 'claimed_at', now)
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return 1
+"""
+
+# KEYS: the record. ARGV: command id. Deletes it only while it names that command.
+_RELEASE = """
+if redis.call('HGET', KEYS[1], 'command_id') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class AbandonedClaim(Exception):
+    """The key names a command that was never recorded and never will be: take it over."""
+
+
+@dataclass(frozen=True)
+class KeyScope:
+    """Whose key it is: the caller (``Caller.identity``) and the command (the route)."""
+
+    caller: str
+    command: str
 
 
 class Claim(BaseModel):
@@ -40,17 +98,49 @@ class Claim(BaseModel):
     fingerprint: str
 
 
+@dataclass(frozen=True)
+class EarlierClaim:
+    """The claim a key already had, and how long ago it was made."""
+
+    claim: Claim
+    age_s: int
+
+    @property
+    def command_id(self) -> str:
+        return self.claim.command_id
+
+    @property
+    def abandoned(self) -> bool:
+        """Old enough that, were its command not recorded, it never will be."""
+        return self.age_s >= ABANDONED_AFTER_S
+
+
 def idempotency_key(request: Request) -> str | None:
-    """The request's key; 400 when it is empty, too long or sent twice."""
+    """The request's key; 400 when it is sent twice or is no key (see ``parse_key``)."""
     values = request.headers.getlist(HEADER)
     if not values:
         return None
     if len(values) > 1:
-        raise BadRequest("send one Idempotency-Key header", field="Idempotency-Key")
-    key = values[0].strip()
+        raise BadRequest("send one Idempotency-Key header", field=FIELD)
+    return parse_key(values[0])
+
+
+def parse_key(value: str) -> str:
+    """The key in a header value: an sf-string (``"…"``, as the draft has it) or bare.
+
+    Both stand for the same key (``"a1"`` is ``a1``): 1 to 255 printable ASCII
+    characters, and for a bare key no space, quote, backslash or comma.
+    """
+    value = value.strip(" \t")
+    quoted = _QUOTED.fullmatch(value)
+    key = _ESCAPE.sub(r"\1", quoted[1]) if quoted else value
     if not 1 <= len(key) <= MAX_KEY_CHARS:
+        raise BadRequest(f"Idempotency-Key must be 1 to {MAX_KEY_CHARS} characters", field=FIELD)
+    if quoted is None and not _BARE.fullmatch(key):
         raise BadRequest(
-            f"Idempotency-Key must be 1 to {MAX_KEY_CHARS} characters", field="Idempotency-Key"
+            'Idempotency-Key must be a quoted string ("…") or visible ASCII without '
+            "quotes, backslashes or commas",
+            field=FIELD,
         )
     return key
 
@@ -72,30 +162,46 @@ class IdempotencyStore:
         self._redis = client
         self._ttl_s = ttl_s
         self._claim = client.register_script(_CLAIM)
+        self._take_over = client.register_script(_TAKE_OVER)
+        self._release = client.register_script(_RELEASE)
 
-    async def claim(self, scope: str, key: str, claim: Claim) -> Claim | None:
+    async def claim(self, scope: KeyScope, key: str, claim: Claim) -> EarlierClaim | None:
         """Claim ``key`` for ``claim``; None if it was free, else the earlier claim.
 
         Raises ``InvalidInput`` when the earlier claim was for another request.
         """
-        raw = await self._claim(
-            keys=[_record_key(scope, key)], args=[claim.model_dump_json(), self._ttl_s]
+        found = await self._claim(
+            keys=[record_key(scope, key)],
+            args=[claim.command_id, claim.fingerprint, self._ttl_s],
         )
-        if not raw:
+        if not found:
             return None
-        earlier = Claim.model_validate_json(raw)
-        if earlier.fingerprint != claim.fingerprint:
+        command_id, earlier_fingerprint, age_s = found
+        if earlier_fingerprint != claim.fingerprint:
             raise InvalidInput(
-                "this Idempotency-Key was already used with another request",
-                field="Idempotency-Key",
+                "this Idempotency-Key was already used with another request", field=FIELD
             )
-        return earlier
+        return EarlierClaim(Claim(command_id=command_id, fingerprint=claim.fingerprint), age_s)
 
-    async def release(self, scope: str, key: str) -> None:
-        """Free a key whose command was never accepted, so the client can try again."""
-        await self._redis.delete(_record_key(scope, key))
+    async def take_over(
+        self, scope: KeyScope, key: str, abandoned: EarlierClaim, claim: Claim
+    ) -> bool:
+        """Claim ``key`` for ``claim`` unless another request claimed it since ``abandoned``;
+        the key then expires ``ttl_s`` from now, its first use that led anywhere."""
+        taken = await self._take_over(
+            keys=[record_key(scope, key)],
+            args=[abandoned.command_id, claim.command_id, claim.fingerprint, self._ttl_s],
+        )
+        return bool(taken)
+
+    async def release(self, scope: KeyScope, key: str, command_id: str) -> None:
+        """Free a key whose command was never accepted, so the client can try again;
+        unless another request has taken it over meanwhile."""
+        await self._release(keys=[record_key(scope, key)], args=[command_id])
 
 
-def _record_key(scope: str, key: str) -> str:
-    # Hashed: client-chosen bytes never become part of a Redis key name.
-    return keys.idempotency(hashlib.sha256(f"{scope}\n{key}".encode()).hexdigest())
+def record_key(scope: KeyScope, key: str) -> str:
+    """The Redis key of ``key``'s record (hashed: client-chosen bytes never become part of a
+    Redis key name)."""
+    scoped = f"{scope.caller}\n{scope.command}\n{key}"
+    return keys.idempotency(hashlib.sha256(scoped.encode()).hexdigest())

@@ -14,7 +14,8 @@ from events import PROBLEM_MEDIA_TYPE, HookRun, Problem
 
 class AcceptedCommand(BaseModel):
     command_id: str
-    status: Literal["accepted"]
+    # "accepted" when just submitted; a repeated request may find it at any unfinished status.
+    status: Literal["publishing", "accepted", "running", "retrying"]
     status_url: str
 
 

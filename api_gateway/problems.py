@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from api_gateway.errors import RetryLater, ServiceUnavailable
+from api_gateway.errors import KeyInUse, RetryLater, ServiceUnavailable
 from events import PROBLEM_MEDIA_TYPE, HooklineError, Problem, Unauthorized
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,8 @@ async def hookline_error(request: Request, exc: Exception) -> Response:
     headers: dict[str, str] = {}
     if isinstance(exc, RetryLater):
         headers["Retry-After"] = str(exc.retry_after_s)
+    if isinstance(exc, KeyInUse):
+        headers["Location"] = exc.location
     if isinstance(exc, Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"
     if exc.status >= 500:

@@ -80,7 +80,10 @@ class GatewayServices:
             in_flight=InFlightLimiter(
                 client, settings.max_commands_in_flight, settings.in_flight_expiry_s
             ),
-            idempotency=IdempotencyStore(client, settings.idempotency_ttl_s),
+            # Never outliving the command it names: a key with no command would look abandoned.
+            idempotency=IdempotencyStore(
+                client, min(settings.idempotency_ttl_s, settings.command_ttl_s)
+            ),
         )
 
     async def start(self) -> None:

@@ -82,7 +82,8 @@ COMMAND_PREFIX = f"{PREFIX}:cmd:"
 
 
 def idempotency(digest: str) -> str:
-    """String: the command an Idempotency-Key stands for; ``digest`` hashes caller and key."""
+    """Hash: the command an Idempotency-Key stands for, the request's fingerprint and when it
+    was claimed; ``digest`` hashes caller, command name and key."""
     return f"{PREFIX}:idem:{digest}"
 
 
