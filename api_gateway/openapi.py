@@ -16,6 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from api_gateway.idempotency import KEY_PATTERN
 from api_gateway.openapi_platform import AcceptedCommand, platform_paths
 from api_gateway.schemas import SchemaSet, without_null
 from events import PROBLEM_MEDIA_TYPE, Problem
@@ -33,7 +34,8 @@ PROBLEM_DESCRIPTIONS = {
     409: "The command conflicts with the current state.",
     413: "The body is too large.",
     415: "The body is not application/json.",
-    422: "The input is invalid; `errors` names each field.",
+    422: "The input is invalid; `errors` (or `field`) names each field, `Idempotency-Key` "
+    "when the key was used with another request.",
     429: "Too many requests; wait as `Retry-After` says.",
     503: "The broker or a store is unavailable; try again after `Retry-After` seconds.",
 }
@@ -90,7 +92,7 @@ def _operation(cls: type[BaseModule], route: Route, schemas: SchemaSet) -> dict[
     if query:
         operation["parameters"] = path_parameters + _query_parameters(route, schemas)
     else:
-        operation["parameters"] = [*path_parameters, _prefer_header()]
+        operation["parameters"] = [*path_parameters, _prefer_header(), IDEMPOTENCY_KEY_PARAMETER]
         if route.request is not None:
             operation["requestBody"] = {
                 "required": True,
@@ -116,10 +118,59 @@ def _responses(route: Route, schemas: SchemaSet, query: bool) -> dict[str, Any]:
         claim = {"Command-Claim": CLAIM_RESPONSE_HEADER}
         accepted["headers"] = {**accepted["headers"], **claim}
         outcome["headers"] = claim
+    if not query:
+        replayed = {"Idempotent-Replayed": REPLAYED_RESPONSE_HEADER}
+        outcome["headers"] = {**outcome.get("headers", {}), **replayed}
+        accepted["headers"] = {**accepted["headers"], **replayed}
     responses: dict[str, Any] = {str(route.success_status): outcome, "202": accepted}
     for status in QUERY_PROBLEMS if query else COMMAND_PROBLEMS:
         responses[str(status)] = problem_response(schemas, PROBLEM_DESCRIPTIONS[status])
+    if not query:
+        responses["409"] = key_in_use_response(schemas)
     return responses
+
+
+IDEMPOTENCY_KEY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Makes a retry safe (draft-ietf-httpapi-idempotency-key-header): the "
+    "same request repeated with the same key runs its command once. 1 to 255 printable "
+    'ASCII characters, as a quoted string (`"…"`, the draft\'s form) or bare (then without '
+    "spaces, quotes, backslashes or commas); a UUID is a good key. A key is the caller's "
+    "own and this route's: the same key from another caller, or on another route, is "
+    "another command. It expires `HOOKLINE_IDEMPOTENCY_TTL_S` seconds after its first use "
+    "(24 hours by default; repeating the request does not extend it), and then starts a "
+    "new command. A repeat while the first request's command is in flight is 409 with "
+    "`Location` and `Retry-After`, or with `Prefer: wait=N` waits for it, answering 202 "
+    "with its status if the wait runs out; once it finished, its outcome is replayed, "
+    "status and body, with `Idempotent-Replayed: true` (tokens or keys it handed over "
+    "already are left out). The same key with another body is 422.",
+    "schema": {"type": "string", "pattern": KEY_PATTERN},
+    "example": '"8e03978e-40d5-43e8-bc93-6894a57f9324"',
+}
+
+REPLAYED_RESPONSE_HEADER = {
+    "required": False,
+    "description": "`true`: the answer is that of the command an earlier request with this "
+    "`Idempotency-Key` caused; no new command was made.",
+    "schema": {"type": "string", "enum": ["true"]},
+}
+
+
+def key_in_use_response(schemas: SchemaSet) -> dict[str, Any]:
+    """409 on a command route: a conflict with the state, or a key whose request is in flight."""
+    response = problem_response(
+        schemas,
+        PROBLEM_DESCRIPTIONS[409] + " Or the first request with this `Idempotency-Key` is "
+        "still in flight (`field` names the header): `Location` is its command; repeat the "
+        "request after `Retry-After` seconds.",
+    )
+    response["headers"] = {
+        "Location": {"required": False, "schema": {"type": "string"}},
+        "Retry-After": {"required": False, "schema": {"type": "string"}},
+    }
+    return response
 
 
 CLAIM_RESPONSE_HEADER = {

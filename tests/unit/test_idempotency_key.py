@@ -13,6 +13,9 @@ from hypothesis import strategies as st
 from api_gateway.commands import _run
 from api_gateway.errors import BadRequest
 from api_gateway.idempotency import KEY_PATTERN, parse_key
+from api_gateway.openapi import build_openapi
+from modules import RouteMode, discover
+from modules.introspection import declared
 
 
 @pytest.mark.parametrize(
@@ -90,3 +93,27 @@ def test_undo_runs_every_step_even_when_one_fails() -> None:
 
     asyncio.run(_run([step("release key"), step("release slot", fails=True)]))
     assert ran == ["release slot", "release key"]
+
+
+def test_openapi_publishes_the_header_and_its_policy_on_every_command_route() -> None:
+    """Each command operation documents Idempotency-Key: syntax, scope and expiry; 409 and
+    the replay header. Query routes take no key."""
+    classes = discover()
+    document = build_openapi(declared(classes))
+    for cls in classes.values():
+        for route in cls.routes:
+            operation = document["paths"][route.path][route.method.lower()]
+            headers = {p["name"]: p for p in operation["parameters"] if p["in"] == "header"}
+            if route.mode is RouteMode.QUERY:
+                assert "Idempotency-Key" not in headers
+                continue
+            key = headers["Idempotency-Key"]
+            assert key["schema"] == {"type": "string", "pattern": KEY_PATTERN}
+            for policy in ("1 to 255", "caller", "route", "HOOKLINE_IDEMPOTENCY_TTL_S"):
+                assert policy in key["description"]
+            assert "24 hours by default" in key["description"]
+            assert "first use" in key["description"]
+            responses = operation["responses"]
+            assert "Idempotency-Key" in responses["409"]["description"]
+            assert "Idempotent-Replayed" in responses[str(route.success_status)]["headers"]
+            assert "Idempotent-Replayed" in responses["202"]["headers"]
