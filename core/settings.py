@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core import failpoints
+
 
 class Settings(BaseSettings):
     """Everything a gateway or worker process is configured with.
@@ -96,6 +98,8 @@ class Settings(BaseSettings):
     retry_backoff_max_s: float = 60.0
     # Celery task events from the start; without it Flower switches them on when it runs.
     task_events: bool = False
+    # Failpoints to arm (core/failpoints.py), e.g. "hooks.after_effect=exit:0.1"; tests only.
+    failpoints: str = ""
 
     @field_validator(
         "modules", "trusted_proxies", "module_packages", "orchestrator_packages", mode="before"
@@ -111,6 +115,12 @@ class Settings(BaseSettings):
     def _check_proxies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for entry in value:
             ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
+        return value
+
+    @field_validator("failpoints")
+    @classmethod
+    def _check_failpoints(cls, value: str) -> str:
+        failpoints.parse(value)  # FailpointSpecError names an unknown or malformed entry
         return value
 
     @model_validator(mode="after")

@@ -14,6 +14,7 @@ from typing import Any
 
 from celery import Celery, signals
 
+from core import failpoints
 from core.celery_app import make_celery
 from core.sealing import KeyRing
 from core.secrets import SecretsChain
@@ -25,6 +26,8 @@ from workers.bootstrap import Blueprint, start_runtime, stop_runtime
 log = logging.getLogger(__name__)
 
 settings = Settings()
+# Armed before the pool forks, so every pool process inherits them (off unless set).
+failpoints.install(settings.failpoints)
 blueprint = Blueprint.from_settings(settings)
 app: Celery = make_celery(settings, queues=blueprint.queues)
 blueprint.register_tasks(app)

@@ -19,6 +19,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from core.failpoints import failpoint
 from events import (
     Event,
     EventCatalogue,
@@ -128,9 +129,11 @@ class HookRunner:
             event, hook.key, self.catalogue, self.services.settings.max_event_depth
         )
         hook.handler(event, ctx)
+        failpoint("hooks.after_effect")
         self.services.state.expect_events(event.command_id, [e.id for e in ctx.events])
         self.services.bus.publish(ctx.events)
         self.services.hook_runs.mark_done(event.id, hook.key)
+        failpoint("hooks.after_mark")
 
     def _failed(self, attempt: HookTry, error: Exception, started: float) -> HookRunStatus:
         event, key = attempt.event, attempt.hook.key

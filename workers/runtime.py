@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from core.failpoints import failpoint
 from core.sealing import opened_payload, seal_result
 from events import (
     Command,
@@ -113,9 +114,10 @@ class Runtime:
                 Problem.from_error(e, instance=f"/commands/{command.id}"),
                 CommandStatus.FAILED,
             )
-            return
-        self._publish(command.id, ctx.events)
-        state.succeed(command.id, result, seal_result(self.services.keys, command.id, result))
+        else:
+            self._publish(command.id, ctx.events)
+            state.succeed(command.id, result, seal_result(self.services.keys, command.id, result))
+        failpoint("command.after_result")
 
     def _call_handler(self, command: Command, ctx: CommandContext) -> CommandResult:
         target = self.commands.get(command.name)

@@ -12,6 +12,7 @@ import contextlib
 
 from pymongo.errors import DuplicateKeyError
 
+from core.failpoints import failpoint
 from events import CommandResult, NotFound
 from events.paging import PageQuery
 from modules.transactions import TransactionsModule
@@ -40,7 +41,9 @@ class TransactionsOrchestrator(Orchestrator[TransactionsModule]):
                 {"_id": transfer.id, "state": TransferState.PENDING}
             )
             raise
+        failpoint("transactions.after_debit")
         wallets.apply(self.module.credit(transfer))
+        failpoint("transactions.after_credit")
         self.collection("transfers").update_one(
             {"_id": transfer.id}, {"$set": {"state": TransferState.COMPLETED}}
         )

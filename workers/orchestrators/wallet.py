@@ -20,6 +20,7 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from core.failpoints import failpoint
 from events import CommandResult, Event, EventSink, NotFound, Transient, utc_now
 from modules.wallet import WalletModule
 from modules.wallet.models import AmountRequest, Balance, BalanceResult, LedgerEntry, Operation
@@ -97,6 +98,7 @@ class WalletOrchestrator(Orchestrator[WalletModule]):
                 return_document=ReturnDocument.AFTER,
             )
             if changed is not None:
+                failpoint("wallet.after_balance_update")
                 return self._settle(operation, changed)
         raise WalletContention(f"wallet {operation.user_id} kept changing; will retry")
 
@@ -107,6 +109,7 @@ class WalletOrchestrator(Orchestrator[WalletModule]):
         )
         with contextlib.suppress(DuplicateKeyError):  # a concurrent try wrote it first
             self.collection("ledger").insert_one(to_document(entry, "op_id"))
+        failpoint("wallet.after_ledger_insert")
         self.collection("wallets").update_one(
             {"_id": operation.user_id}, {"$pull": {IN_FLIGHT: operation.op_id}}
         )
