@@ -93,6 +93,18 @@ return redis.call('SCARD', KEYS[1])
 """
 
 
+# KEYS: trace list, once set. ARGV: run record, ttl, once key ('' for none). Appends the
+# record unless a record with the same once key was appended before; 1 when it appended.
+_RECORD_HOOK_RUN = """
+local once = ARGV[3] ~= ''
+if once and redis.call('SADD', KEYS[2], ARGV[3]) == 0 then return 0 end
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+if once then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
+return 1
+"""
+
+
 # KEYS: hash, channel. ARGV: target, allowed predecessors, ttl, then the command's initial
 # field/value pairs, used when the hash has expired. Clears the last run's outcome.
 _REOPEN = """
@@ -228,6 +240,7 @@ class CommandStateStore:
         self._settle_publishing = client.register_script(_SETTLE_PUBLISHING)
         self._settle = client.register_script(_SETTLE)
         self._reopen = client.register_script(_REOPEN)
+        self._record_hook_run = client.register_script(_RECORD_HOOK_RUN)
 
     def transition(
         self, command_id: str, target: CommandStatus, lease_s: float = 0, **fields: str
@@ -333,12 +346,14 @@ class CommandStateStore:
             args=[event_id],
         )
 
-    def record_hook_run(self, command_id: str, run: HookRun) -> None:
-        key = keys.command_hooks(command_id)
-        pipe = self._redis.pipeline()
-        pipe.rpush(key, run.model_dump_json())
-        pipe.expire(key, self._ttl_s)
-        pipe.execute()
+    def record_hook_run(self, command_id: str, run: HookRun, once: str = "") -> bool:
+        """Append ``run`` to the command's hook trace; with ``once``, only the first time
+        that key is given (a completion is traced once, whoever traces it). True if added."""
+        added = self._record_hook_run(
+            keys=[keys.command_hooks(command_id), keys.command_hooks_once(command_id)],
+            args=[run.model_dump_json(), self._ttl_s, once],
+        )
+        return bool(added)
 
     def read(self, command_id: str) -> CommandDocument | None:
         pipe = _queue_document_reads(self._redis.pipeline(transaction=False), command_id)

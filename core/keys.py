@@ -17,6 +17,11 @@ def command_hooks(command_id: str) -> str:
     return f"{PREFIX}:cmd:{command_id}:hooks"
 
 
+def command_hooks_once(command_id: str) -> str:
+    """Set: the hook runs whose completion the trace holds, so it holds each one once."""
+    return f"{PREFIX}:cmd:{command_id}:hooks:once"
+
+
 def command_pending(command_id: str) -> str:
     """Set: ids of events the command caused whose hooks have not all run yet."""
     return f"{PREFIX}:cmd:{command_id}:pending"

@@ -32,7 +32,16 @@ from events.errors import (
     Transient,
     Unauthorized,
 )
-from events.hooks import DEFAULT_PRIORITY, EventSink, HookHandler, HookRegistry, RegisteredHook
+from events.hooks import (
+    DEFAULT_PRIORITY,
+    EventSink,
+    HookHandler,
+    HookRegistry,
+    HookRunId,
+    HookSink,
+    RegisteredHook,
+    hook_run_id,
+)
 from events.problem import PROBLEM_MEDIA_TYPE, Problem
 from events.sensitive import SENSITIVE, Credential, Sensitive, sensitive_fields
 from events.status import TERMINAL, CommandStatus, check_transition, predecessors
@@ -67,7 +76,9 @@ __all__ = [
     "HookHandler",
     "HookRegistry",
     "HookRun",
+    "HookRunId",
     "HookRunStatus",
+    "HookSink",
     "HooklineError",
     "InvalidInput",
     "InvalidTransition",
@@ -80,6 +91,7 @@ __all__ = [
     "Transient",
     "Unauthorized",
     "check_transition",
+    "hook_run_id",
     "new_id",
     "predecessors",
     "sensitive_fields",

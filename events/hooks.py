@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NewType, Protocol
 
 from events.catalogue import WILDCARD, EventCatalogue
 from events.envelopes import Event
@@ -27,7 +27,39 @@ class EventSink(Protocol):
     def emit(self, name: str, payload: object) -> Event: ...
 
 
-HookHandler = Callable[[Event, EventSink], None]
+HookRunId = NewType("HookRunId", str)
+
+
+def hook_run_id(event_id: str, hook_key: str) -> HookRunId:
+    """The id of one hook's run on one event: the idempotency key of everything it writes.
+
+    Formatted here and nowhere else. Every try and every delivery of the same
+    (event, hook) has the same run id; the completion record, the pending-set
+    member of a retry, the cause of the run's own events and the keys of the
+    hook's writes are all made from it.
+    """
+    return HookRunId(f"{event_id}/{hook_key}")
+
+
+class HookSink(EventSink, Protocol):
+    """What a hook handler gets: a way to emit events, and the run id to key its writes by."""
+
+    @property
+    def run_id(self) -> HookRunId: ...
+
+
+HookHandler = Callable[[Event, HookSink], None]
+
+
+@dataclass(frozen=True)
+class RunSink:
+    """A sink for one hook run outside a worker (``HookRegistry.dispatch``): the run id added."""
+
+    sink: EventSink
+    run_id: HookRunId
+
+    def emit(self, name: str, payload: object) -> Event:
+        return self.sink.emit(name, payload)
 
 
 @dataclass(frozen=True)
@@ -121,7 +153,7 @@ class HookRegistry:
         worker runtime adds completion records and isolation around the same order.
         """
         for hook in self.hooks_for(event.name):
-            hook.handler(event, sink)
+            hook.handler(event, RunSink(sink, hook_run_id(event.id, hook.key)))
 
     def table(self) -> dict[str, tuple[RegisteredHook, ...]]:
         """Every catalogued event with its hooks in dispatch order."""

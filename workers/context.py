@@ -10,7 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from events import Actor, Command, Event, EventCatalogue, HooklineError, utc_now
+from events import (
+    Actor,
+    Command,
+    Event,
+    EventCatalogue,
+    HooklineError,
+    HookRunId,
+    hook_run_id,
+    utc_now,
+)
 
 
 class EventDepthExceeded(HooklineError):
@@ -72,7 +81,13 @@ class CommandContext(Emitter):
 
 @dataclass
 class HookContext(Emitter):
+    """A hook run's sink: its events are caused by the run, and ``run_id`` keys its writes."""
+
     event: Event = field(kw_only=True)
+
+    @property
+    def run_id(self) -> HookRunId:
+        return HookRunId(self.cause_id)
 
     @classmethod
     def for_hook(
@@ -80,7 +95,7 @@ class HookContext(Emitter):
     ) -> HookContext:
         return cls(
             catalogue=catalogue,
-            cause_id=f"{event.id}/{hook_key}",
+            cause_id=hook_run_id(event.id, hook_key),
             correlation_id=event.correlation_id,
             command_id=event.command_id,
             depth=event.depth + 1,

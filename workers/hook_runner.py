@@ -4,8 +4,17 @@ A hook that raises is isolated: the hooks after it still run (unless it is
 critical), and it alone is tried again later by the ``hookline.hook`` task, as
 the retry policy says. After its last try a dead letter records the event, the
 hook, the error and the number of tries. Each try is a record in the command's
-hook trace. Completion is recorded per (event, hook), so a redelivered event, a
-retry or a replay never runs a completed hook again.
+hook trace. Completion is recorded per run (``events.hook_run_id``: event id and
+hook key), so a redelivered event, a retry or a replay never runs a completed
+hook again.
+
+Exactly once, at any crash: the handler's writes are keyed by its run id (the
+rule for module authors, ``docs/modules.md``), so a worker that dies after the
+effects and before the completion record only costs a second run that changes
+nothing. The completion record carries the run's trace record, and a
+completion goes into the trace once per run (a Redis set guards it): a worker
+that dies after the record and before the trace leaves it to whoever finds the
+record next.
 
 The command's ``pending`` set holds what is still to run: the event id until
 its first pass ends, and ``<event id>/<hook key>`` while a hook waits for a
@@ -27,6 +36,7 @@ from events import (
     HookRun,
     HookRunStatus,
     RegisteredHook,
+    hook_run_id,
 )
 from workers.context import HookContext
 from workers.failures import Failures, describe
@@ -52,8 +62,8 @@ class HookTry:
 
 
 def pending_member(event_id: str, hook_key: str) -> str:
-    """What the command's pending set holds while a hook waits for its retry."""
-    return f"{event_id}/{hook_key}"
+    """What the command's pending set holds while a hook waits for its retry: the run id."""
+    return hook_run_id(event_id, hook_key)
 
 
 class UnknownHook(LookupError):
@@ -111,19 +121,29 @@ class HookRunner:
         event, hook = attempt.event, attempt.hook
         started = time.perf_counter()
         try:
-            if self.services.hook_runs.is_done(event.id, hook.key):
-                status = HookRunStatus.SKIPPED
-            else:
-                self._call(attempt)
+            completion = self.services.hook_runs.completion(event.id, hook.key)
+            status = HookRunStatus.SKIPPED
+            if completion is None:
+                completion = self._complete(attempt, started)
                 status = HookRunStatus.SUCCEEDED
+            self._trace_completion(event, hook, completion)
         except Exception as e:  # isolation boundary: one hook must not stop the others
             log.exception("hook %s failed on %s (try %d)", hook.key, event.id, attempt.attempt)
             return self._failed(attempt, e, started)
-        if status is HookRunStatus.SUCCEEDED or not attempt.is_first:
+        if status is HookRunStatus.SKIPPED and not attempt.is_first:
             self._record(attempt, started, status)
         return status
 
+    def _complete(self, attempt: HookTry, started: float) -> HookRun:
+        """Run the hook and record its completion; the trace record it carries is returned."""
+        self._call(attempt)
+        run = self._run_record(attempt, started, HookRunStatus.SUCCEEDED)
+        self.services.hook_runs.mark_done(attempt.event.id, attempt.hook.key, run)
+        failpoint("hooks.after_mark")
+        return run
+
     def _call(self, attempt: HookTry) -> None:
+        """The handler, then the events it emitted (marked pending first, then published)."""
         event, hook = attempt.event, attempt.hook
         ctx = HookContext.for_hook(
             event, hook.key, self.catalogue, self.services.settings.max_event_depth
@@ -132,8 +152,12 @@ class HookRunner:
         failpoint("hooks.after_effect")
         self.services.state.expect_events(event.command_id, [e.id for e in ctx.events])
         self.services.bus.publish(ctx.events)
-        self.services.hook_runs.mark_done(event.id, hook.key)
-        failpoint("hooks.after_mark")
+
+    def _trace_completion(self, event: Event, hook: RegisteredHook, run: HookRun) -> None:
+        """Put a completion in the command's trace, once per run whoever gets here first."""
+        once = hook_run_id(event.id, hook.key)
+        if self.services.state.record_hook_run(event.command_id, run, once=once):
+            observe_hook_run(run)
 
     def _failed(self, attempt: HookTry, error: Exception, started: float) -> HookRunStatus:
         event, key = attempt.event, attempt.hook.key
@@ -154,8 +178,17 @@ class HookRunner:
     def _record(
         self, attempt: HookTry, started: float, status: HookRunStatus, error: str | None = None
     ) -> None:
+        """Append a try that did not complete the hook (failed, dead, skipped) to the trace."""
+        run = self._run_record(attempt, started, status, error)
+        self.services.state.record_hook_run(attempt.event.command_id, run)
+        observe_hook_run(run)
+
+    @staticmethod
+    def _run_record(
+        attempt: HookTry, started: float, status: HookRunStatus, error: str | None = None
+    ) -> HookRun:
         event, hook = attempt.event, attempt.hook
-        run = HookRun(
+        return HookRun(
             event=event.name,
             event_id=event.id,
             module=hook.module,
@@ -166,5 +199,3 @@ class HookRunner:
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
             error=error,
         )
-        self.services.state.record_hook_run(event.command_id, run)
-        observe_hook_run(run)

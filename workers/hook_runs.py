@@ -1,4 +1,9 @@
-"""Which (event, hook) pairs have completed, kept in MongoDB beside the effects."""
+"""Which (event, hook) runs have completed, kept in MongoDB beside the effects.
+
+A completion record is keyed by the run id (``events.hook_run_id``) and holds
+the run's trace record, so whoever finds the record can put the completion in
+the command's hook trace if the worker that wrote it died first.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from typing import Any
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from events import utc_now
+from events import HookRun, hook_run_id, utc_now
 
 COLLECTION = "hookline_hook_runs"
 
@@ -17,14 +22,18 @@ class HookRunLedger:
     def __init__(self, db: Database[dict[str, Any]]) -> None:
         self._runs = db[COLLECTION]
 
-    @staticmethod
-    def _id(event_id: str, hook_key: str) -> str:
-        return f"{event_id}:{hook_key}"
+    def completion(self, event_id: str, hook_key: str) -> HookRun | None:
+        """The trace record of the run's completion, or None if it has not completed."""
+        found = self._runs.find_one({"_id": hook_run_id(event_id, hook_key)}, {"run": 1})
+        return None if found is None else HookRun.model_validate(found["run"])
 
-    def is_done(self, event_id: str, hook_key: str) -> bool:
-        return self._runs.find_one({"_id": self._id(event_id, hook_key)}, {"_id": 1}) is not None
-
-    def mark_done(self, event_id: str, hook_key: str) -> None:
-        # A redelivered event may get here twice; once is what counts.
+    def mark_done(self, event_id: str, hook_key: str, run: HookRun) -> None:
+        """Record the run as completed, with its trace record; the first record stays."""
+        document = {
+            "_id": hook_run_id(event_id, hook_key),
+            "at": utc_now(),
+            "run": run.model_dump(mode="json"),
+        }
+        # Two deliveries of one event may both get here; once is what counts.
         with contextlib.suppress(DuplicateKeyError):
-            self._runs.insert_one({"_id": self._id(event_id, hook_key), "at": utc_now()})
+            self._runs.insert_one(document)

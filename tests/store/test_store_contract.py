@@ -57,10 +57,15 @@ def test_find_one_by_id_field_and_or(users: Collection[Doc]) -> None:
 
 
 def test_projection_to_id_only(mongo_db: Database[Doc]) -> None:
-    """A projection of {_id: 1} returns the id alone (the hook-run ledger's existence check)."""
+    """A projection of {_id: 1} returns the id alone; of {run: 1}, the id and that field
+    (the hook-run ledger's completion check)."""
     runs = mongo_db["hookline_hook_runs"]
-    runs.insert_one({"_id": "e1:audit.record", "at": "now"})
-    assert runs.find_one({"_id": "e1:audit.record"}, {"_id": 1}) == {"_id": "e1:audit.record"}
+    runs.insert_one({"_id": "e1/audit.record", "at": "now", "run": {"status": "succeeded"}})
+    assert runs.find_one({"_id": "e1/audit.record"}, {"_id": 1}) == {"_id": "e1/audit.record"}
+    assert runs.find_one({"_id": "e1/audit.record"}, {"run": 1}) == {
+        "_id": "e1/audit.record",
+        "run": {"status": "succeeded"},
+    }
 
 
 def test_replace_one_upsert_is_idempotent(mongo_db: Database[Doc]) -> None:

@@ -24,6 +24,8 @@ from events import (
     HookRegistry,
     HookRun,
     HookRunStatus,
+    HookSink,
+    hook_run_id,
 )
 from workers.failures import Failures
 from workers.hook_runner import HookRunner, pending_member
@@ -42,6 +44,7 @@ class FakeState:
     pending: set[str] = field(default_factory=set)
     settled: list[str] = field(default_factory=list)
     trace: list[HookRun] = field(default_factory=list)
+    traced_once: set[str] = field(default_factory=set)
 
     def expect_events(self, command_id: str, ids: list[str]) -> None:
         self.pending.update(ids)
@@ -50,19 +53,24 @@ class FakeState:
         self.pending.discard(member)
         self.settled.append(member)
 
-    def record_hook_run(self, command_id: str, run: HookRun) -> None:
+    def record_hook_run(self, command_id: str, run: HookRun, once: str = "") -> bool:
+        if once and once in self.traced_once:
+            return False
+        if once:
+            self.traced_once.add(once)
         self.trace.append(run)
+        return True
 
 
 @dataclass
 class FakeLedger:
-    done: set[tuple[str, str]] = field(default_factory=set)
+    done: dict[tuple[str, str], HookRun] = field(default_factory=dict)
 
-    def is_done(self, event_id: str, key: str) -> bool:
-        return (event_id, key) in self.done
+    def completion(self, event_id: str, key: str) -> HookRun | None:
+        return self.done.get((event_id, key))
 
-    def mark_done(self, event_id: str, key: str) -> None:
-        self.done.add((event_id, key))
+    def mark_done(self, event_id: str, key: str, run: HookRun) -> None:
+        self.done.setdefault((event_id, key), run)
 
 
 @dataclass
@@ -209,20 +217,84 @@ def test_a_replay_runs_the_hook_alone_and_resolves_its_letter(
     assert services.dead_letters.resolved == [letter_id]
 
 
+def completed_before(services: FakeServices, module: str, traced: bool = True) -> HookRun:
+    """Record ``module.on_it`` on e1 as completed by an earlier run (and traced, unless not)."""
+    run = HookRun(
+        event="thing_done",
+        event_id="e1",
+        module=module,
+        handler="on_it",
+        priority=1,
+        status=S.SUCCEEDED,
+        attempts=1,
+        duration_ms=1.0,
+    )
+    services.hook_runs.done[("e1", f"{module}.on_it")] = run
+    if traced:
+        services.state.record_hook_run("c1", run, once=hook_run_id("e1", f"{module}.on_it"))
+    return run
+
+
 def test_a_replay_skips_a_hook_that_completed_since(hooks: Hooks, services: FakeServices) -> None:
-    """A completed hook is not run again; the trace says it was skipped."""
-    services.hook_runs.done.add(("e1", "second.on_it"))
+    """A completed hook is not run again; the trace says the replay skipped it."""
+    completed_before(services, "second")
     run = runner(hooks, services)
     assert run.run_hook(EVENT, "second.on_it", attempt=1, replay_of="x") is S.SKIPPED
     assert hooks.calls == []
-    assert [r.status for r in services.state.trace] == [S.SKIPPED]
+    assert [r.status for r in services.state.trace] == [S.SUCCEEDED, S.SKIPPED]
 
 
 def test_a_redelivered_event_runs_only_what_did_not_complete(
     hooks: Hooks, services: FakeServices
 ) -> None:
     """first completed before: the event runs second and third only, and records no skip."""
-    services.hook_runs.done.add(("e1", "first.on_it"))
+    completed_before(services, "first")
     runner(hooks, services).run_event(EVENT)
     assert hooks.calls == ["second", "third"]
-    assert [r.module for r in services.state.trace] == ["second", "third"]
+    assert [(r.module, r.status) for r in services.state.trace] == [
+        ("first", S.SUCCEEDED),
+        ("second", S.SUCCEEDED),
+        ("third", S.SUCCEEDED),
+    ]
+
+
+def test_a_completion_whose_worker_died_before_tracing_it_is_traced_once_by_the_next(
+    hooks: Hooks, services: FakeServices
+) -> None:
+    """Completed but not traced (a crash between the two): the next delivery traces the
+    stored record without running the hook, and a delivery after that adds nothing."""
+    stored = completed_before(services, "first", traced=False)
+    run = runner(hooks, services)
+    run.run_event(EVENT)
+    run.run_event(EVENT)
+    assert hooks.calls == ["second", "third"]
+    assert [r.module for r in services.state.trace] == ["first", "second", "third"]
+    assert services.state.trace[0] == stored
+
+
+def test_each_completion_is_recorded_with_its_trace_record(
+    hooks: Hooks, services: FakeServices
+) -> None:
+    """The completion record holds the very record the trace shows."""
+    runner(hooks, services).run_event(EVENT)
+    assert list(services.hook_runs.done.values()) == services.state.trace
+
+
+def test_every_try_and_delivery_of_a_hook_gets_the_same_run_id(services: FakeServices) -> None:
+    """The handler's run id is the event id and hook key, on a first pass and on a retry."""
+    seen: list[str] = []
+
+    def handle(event: Event, sink: HookSink) -> None:
+        seen.append(sink.run_id)
+        if len(seen) == 1:
+            raise TypeError("the first try fails")
+
+    catalogue = EventCatalogue((EventSpec("thing_done", Payload),))
+    registry = HookRegistry(catalogue)
+    registry.register("thing_done", handle, module="only", handler_name="on_it")
+    real = cast(WorkerServices, services)
+    run = HookRunner(registry, catalogue, real, Failures(real, POLICY))
+    run.run_event(EVENT)
+    assert run.run_hook(EVENT, "only.on_it", attempt=2) is S.SUCCEEDED
+    assert seen == [hook_run_id("e1", "only.on_it")] * 2 == ["e1/only.on_it"] * 2
+    assert pending_member("e1", "only.on_it") == seen[0]

@@ -7,8 +7,17 @@ from collections.abc import Callable
 import pytest
 from pydantic import BaseModel
 
-from events import WILDCARD, Event, EventCatalogue, EventSink, EventSpec, HookRegistry
+from events import (
+    WILDCARD,
+    Event,
+    EventCatalogue,
+    EventSink,
+    EventSpec,
+    HookRegistry,
+    hook_run_id,
+)
 from events.errors import RegistrationError
+from events.hooks import RunSink
 
 
 class Payload(BaseModel):
@@ -93,7 +102,8 @@ def test_the_same_hook_twice_is_refused(registry: HookRegistry) -> None:
 
 
 def test_dispatch_calls_hooks_in_order_with_the_sink(registry: HookRegistry) -> None:
-    """dispatch runs the event's own and `*` hooks in priority order, handing each the sink."""
+    """dispatch runs the event's own and `*` hooks in priority order, handing each the sink
+    with the run id of that hook on that event."""
     calls: list[tuple[str, str, object]] = []
 
     def recorder(name: str) -> Callable[[Event, EventSink], None]:
@@ -115,7 +125,7 @@ def test_dispatch_calls_hooks_in_order_with_the_sink(registry: HookRegistry) -> 
     event = Event(id="e1", name="thing_done", correlation_id="c", causation_id="c", command_id="c")
     registry.dispatch(event, sink)  # type: ignore[arg-type]
     assert calls == [
-        ("a", "thing_done", sink),
-        ("w", "thing_done", sink),
-        ("b", "thing_done", sink),
+        ("a", "thing_done", RunSink(sink, hook_run_id("e1", "a.on_it"))),  # type: ignore[arg-type]
+        ("w", "thing_done", RunSink(sink, hook_run_id("e1", "w.on_it"))),  # type: ignore[arg-type]
+        ("b", "thing_done", RunSink(sink, hook_run_id("e1", "b.on_it"))),  # type: ignore[arg-type]
     ]
