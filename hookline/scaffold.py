@@ -159,7 +159,7 @@ _ORCHESTRATOR = '''"""The $name orchestrator: stores items and reacts to their e
 
 from __future__ import annotations
 
-from events import CommandResult, Event, EventSink
+from events import CommandResult, Event, HookSink
 from modules.$name import ${Class}Module
 from modules.$name.models import CreateItem
 from workers.context import CommandContext
@@ -177,8 +177,10 @@ class ${Class}Orchestrator(Orchestrator[${Class}Module]):
         ctx.emit("${name}_item_created", self.module.created_event(item))
         return self.result(item, status_code=201)
 
-    def announce_item(self, event: Event, sink: EventSink) -> None:
-        """Runs for ``${name}_item_created``; writing the same value again is harmless."""
+    def announce_item(self, event: Event, sink: HookSink) -> None:
+        """Runs for ``${name}_item_created``. A hook may run twice (docs/modules.md, "effects
+        exactly once"): setting the same value again is harmless; key any record you insert
+        by ``sink.run_id``."""
         self.collection("items").update_one(
             {"_id": event.payload["item_id"]}, {"$$set": {"announced_by": event.id}}
         )

@@ -16,7 +16,7 @@ PRIORITY = 50
 
 
 class Message(BaseModel):
-    """One inbox message; keyed by event and recipient, so a replayed event adds nothing."""
+    """One inbox message; keyed by hook run and recipient, so a re-run adds nothing."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -79,14 +79,22 @@ class NotificationsModule(BaseModule):
     indexes = (Index("messages", (("user_id", 1), ("created_at", -1))),)
 
     @staticmethod
-    def messages_for(event: Event) -> list[Message]:
+    def messages_for(event: Event, run_id: str) -> list[Message]:
+        """The messages hook run ``run_id`` writes for ``event``, one per recipient.
+
+        Each is keyed by the run id and its recipient; its time is the event's to the
+        millisecond, as MongoDB keeps it, so a stored message reads back the same.
+        """
+        created_at = event.occurred_at.replace(
+            microsecond=event.occurred_at.microsecond // 1000 * 1000
+        )
         return [
             Message(
-                message_id=f"{event.id}:{user_id}",
+                message_id=f"{run_id}/{user_id}",
                 user_id=user_id,
                 text=text,
                 event=event.name,
-                created_at=event.occurred_at,
+                created_at=created_at,
             )
             for user_id, text in _TEXTS[event.name](event.payload)
         ]

@@ -97,9 +97,11 @@ class WalletModule(BaseModule):
             )
         return amount
 
-    def welcome(self, user_id: str, event_id: str) -> Operation:
+    def welcome(self, user_id: str, event_id: str, run_id: str) -> Operation:
+        """The welcome credits of hook run ``run_id`` on ``user_created`` ``event_id``; the
+        run id is the operation's id, so a re-run of the hook applies nothing new."""
         return Operation(
-            op_id=f"welcome:{event_id}",
+            op_id=run_id,
             user_id=user_id,
             delta=self.welcome_credits,
             kind=EntryKind.WELCOME,

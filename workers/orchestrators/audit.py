@@ -1,8 +1,12 @@
-"""Audit orchestrator: stores one entry per event, keyed by event id."""
+"""Audit orchestrator: stores one entry per event, keyed by the hook's run id."""
 
 from __future__ import annotations
 
-from events import Event, EventSink
+import contextlib
+
+from pymongo.errors import DuplicateKeyError
+
+from events import Event, HookSink
 from modules.audit import AuditModule
 from workers.orchestrator import Orchestrator
 
@@ -10,8 +14,8 @@ from workers.orchestrator import Orchestrator
 class AuditOrchestrator(Orchestrator[AuditModule]):
     module_class = AuditModule
 
-    def record(self, event: Event, sink: EventSink) -> None:
+    def record(self, event: Event, sink: HookSink) -> None:
+        """Store the event's entry under the run id; a re-run finds it there and stops."""
         entry = self.module.entry(event)
-        document = {"_id": entry.event_id, **entry.model_dump()}
-        # Upsert by event id: a redelivered event rewrites the same entry.
-        self.collection("events").replace_one({"_id": entry.event_id}, document, upsert=True)
+        with contextlib.suppress(DuplicateKeyError):  # this run stored it before: it stays
+            self.collection("events").insert_one({"_id": sink.run_id, **entry.model_dump()})

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-
 from pymongo.errors import DuplicateKeyError
 
-from events import CommandResult, Event, EventSink
+from events import CommandResult, Event, HookSink
 from events.paging import PageQuery
 from modules.notifications import Message, NotificationsModule
 from workers.context import CommandContext
@@ -20,13 +18,30 @@ INBOX = "inbox"
 class NotificationsOrchestrator(Orchestrator[NotificationsModule]):
     module_class = NotificationsModule
 
-    def notify(self, event: Event, sink: EventSink) -> None:
-        for message in self.module.messages_for(event):
-            with contextlib.suppress(DuplicateKeyError):  # the same event, delivered again
-                self.collection("messages").insert_one(to_document(message, "message_id"))
+    def notify(self, event: Event, sink: HookSink) -> None:
+        """Store each message once under the run id, then list the stored one in the inbox.
+
+        A re-run (the worker died before the completion was recorded, or the same event
+        came twice at once) finds its messages stored and lists the very same items: a
+        list view holds an item once, so the inbox gains nothing.
+        """
+        for message in self.module.messages_for(event, sink.run_id):
+            stored = self._insert_once(message)
             self.read_models.append(
-                self.module.name, INBOX, message.user_id, [self.module.inbox_item(message)]
+                self.module.name, INBOX, stored.user_id, [self.module.inbox_item(stored)]
             )
+
+    def _insert_once(self, message: Message) -> Message:
+        """Insert ``message``; if this run stored it before, the message as stored then
+        (a re-delivered event may carry another time)."""
+        messages = self.collection("messages")
+        try:
+            messages.insert_one(to_document(message, "message_id"))
+        except DuplicateKeyError:
+            stored = messages.find_one({"_id": message.message_id})
+            if stored is not None:
+                return from_document(Message, stored, "message_id")
+        return message
 
     def inbox(self, ctx: CommandContext, query: PageQuery) -> CommandResult:
         """Rebuilds the caller's inbox view from MongoDB and answers the page asked for."""

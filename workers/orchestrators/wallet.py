@@ -21,7 +21,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from core.failpoints import failpoint
-from events import CommandResult, Event, EventSink, NotFound, Transient, utc_now
+from events import CommandResult, Event, HookSink, NotFound, Transient, utc_now
 from modules.wallet import WalletModule
 from modules.wallet.models import AmountRequest, Balance, BalanceResult, LedgerEntry, Operation
 from workers.context import CommandContext
@@ -41,8 +41,9 @@ class WalletContention(Transient):
 class WalletOrchestrator(Orchestrator[WalletModule]):
     module_class = WalletModule
 
-    def open_wallet(self, event: Event, sink: EventSink) -> None:
-        """On ``user_created``: an empty wallet, then the welcome credits as an operation."""
+    def open_wallet(self, event: Event, sink: HookSink) -> None:
+        """On ``user_created``: an empty wallet, then the welcome credits as an operation
+        whose id is the run id, so a re-run finds it applied and emits the same event."""
         user_id = event.payload["user_id"]
         self.collection("wallets").update_one(
             {"_id": user_id},
@@ -56,7 +57,7 @@ class WalletOrchestrator(Orchestrator[WalletModule]):
             },
             upsert=True,
         )
-        operation = self.module.welcome(user_id, event.id)
+        operation = self.module.welcome(user_id, event.id, sink.run_id)
         if operation.delta:
             entry = self.apply(operation)
             sink.emit(*self.module.changed_event(operation, entry.balance_after))
