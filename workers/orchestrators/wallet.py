@@ -13,7 +13,6 @@ finishes the job.
 
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -104,17 +103,32 @@ class WalletOrchestrator(Orchestrator[WalletModule]):
         raise WalletContention(f"wallet {operation.user_id} kept changing; will retry")
 
     def _settle(self, operation: Operation, wallet: dict[str, Any]) -> LedgerEntry:
-        """Write the ledger entry for an applied change, then clear its in-flight mark."""
-        entry = LedgerEntry(
-            **operation.model_dump(), balance_after=wallet["balance"], created_at=utc_now()
+        """Write the ledger entry for an applied change, then clear its in-flight mark.
+
+        The entry returned is the one the ledger holds: when an earlier try (which died
+        before clearing the mark) or a concurrent one wrote it first, that one stands.
+        """
+        entry = self._ledger_entry(
+            LedgerEntry(
+                **operation.model_dump(), balance_after=wallet["balance"], created_at=utc_now()
+            )
         )
-        with contextlib.suppress(DuplicateKeyError):  # a concurrent try wrote it first
-            self.collection("ledger").insert_one(to_document(entry, "op_id"))
         failpoint("wallet.after_ledger_insert")
         self.collection("wallets").update_one(
             {"_id": operation.user_id}, {"$pull": {IN_FLIGHT: operation.op_id}}
         )
         self._publish_balance(wallet)
+        return entry
+
+    def _ledger_entry(self, entry: LedgerEntry) -> LedgerEntry:
+        """Insert ``entry`` unless its operation has one already; the entry stored."""
+        ledger = self.collection("ledger")
+        try:
+            ledger.insert_one(to_document(entry, "op_id"))
+        except DuplicateKeyError:
+            stored = ledger.find_one({"_id": entry.op_id})
+            if stored is not None:
+                return from_document(LedgerEntry, stored, "op_id")
         return entry
 
     def _change(self, ctx: CommandContext, operation: Operation) -> CommandResult:
