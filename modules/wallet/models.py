@@ -42,6 +42,32 @@ class Operation(BaseModel):
     reference: str = ""
 
 
+class InFlight(BaseModel):
+    """An operation applied to a wallet's balance whose ledger entry may not be written yet,
+    and the balance the change left.
+
+    The wallet keeps it as one string in a list, ``<op id>@<balance after>`` (array
+    elements stay plain values, which every MongoDB-protocol server handles alike); a
+    mark written before the balance was kept is the op id alone.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    op_id: str
+    balance_after: int | None = None
+
+    @property
+    def mark(self) -> str:
+        return self.op_id if self.balance_after is None else f"{self.op_id}@{self.balance_after}"
+
+    @classmethod
+    def parse(cls, mark: str) -> InFlight:
+        op_id, separator, balance = mark.rpartition("@")
+        if not separator:
+            return cls(op_id=mark)
+        return cls(op_id=op_id, balance_after=int(balance))
+
+
 class LedgerEntry(BaseModel):
     model_config = ConfigDict(frozen=True)
 

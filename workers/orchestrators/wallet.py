@@ -7,8 +7,9 @@ version, and that same update marks the operation as in flight on the wallet;
 the ledger entry is written next, and only then is the mark removed. Reading
 the wallet before the ledger means a try always sees one of: the mark, the
 ledger entry, or a version that a concurrent change will have moved on.
-A crash between the update and the ledger leaves the mark; the next try
-finishes the job.
+A crash between the update and the ledger leaves the mark, which holds the
+balance the change left; the next try finishes the job with that balance in
+the entry, however many changes came in between.
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ from pymongo.errors import DuplicateKeyError
 from core.failpoints import failpoint
 from events import CommandResult, Event, HookSink, NotFound, Transient, utc_now
 from modules.wallet import WalletModule
-from modules.wallet.models import AmountRequest, Balance, BalanceResult, LedgerEntry, Operation
+from modules.wallet.models import (
+    AmountRequest,
+    Balance,
+    BalanceResult,
+    InFlight,
+    LedgerEntry,
+    Operation,
+)
 from workers.context import CommandContext
 from workers.documents import from_document, to_document
 from workers.orchestrator import Orchestrator
@@ -81,41 +89,58 @@ class WalletOrchestrator(Orchestrator[WalletModule]):
         """Apply ``operation`` exactly once and return its ledger entry."""
         for _ in range(MAX_CONFLICTS):
             wallet = self._wallet(operation.user_id)
-            if operation.op_id in wallet[IN_FLIGHT]:
-                return self._settle(operation, wallet)  # changed by a try that did not finish
+            flight = _in_flight(wallet, operation.op_id)
+            if flight is not None:
+                return self._settle(operation, flight, wallet)  # a try that did not finish
             done = self.collection("ledger").find_one({"_id": operation.op_id})
             if done is not None:
                 return from_document(LedgerEntry, done, "op_id")
             if wallet["balance"] + operation.delta < 0:
                 raise self.module.insufficient(operation, wallet["balance"])
-            changed = self.collection("wallets").find_one_and_update(
-                {"_id": operation.user_id, "version": wallet["version"]},
-                {
-                    "$inc": {"balance": operation.delta, "version": 1},
-                    "$push": {IN_FLIGHT: operation.op_id},
-                    "$set": {"updated_at": utc_now()},
-                },
-                return_document=ReturnDocument.AFTER,
+            flight = InFlight(
+                op_id=operation.op_id, balance_after=wallet["balance"] + operation.delta
             )
+            changed = self._change_balance(operation, wallet["version"], flight)
             if changed is not None:
                 failpoint("wallet.after_balance_update")
-                return self._settle(operation, changed)
+                return self._settle(operation, flight, changed)
         raise WalletContention(f"wallet {operation.user_id} kept changing; will retry")
 
-    def _settle(self, operation: Operation, wallet: dict[str, Any]) -> LedgerEntry:
+    def _change_balance(
+        self, operation: Operation, version: int, flight: InFlight
+    ) -> dict[str, Any] | None:
+        """Change the balance if the wallet is still at ``version``, marking the operation
+        in flight in the same update; the wallet after, or None if it had moved on."""
+        changed: dict[str, Any] | None = self.collection("wallets").find_one_and_update(
+            {"_id": operation.user_id, "version": version},
+            {
+                "$inc": {"balance": operation.delta, "version": 1},
+                "$push": {IN_FLIGHT: flight.mark},
+                "$set": {"updated_at": utc_now()},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        return changed
+
+    def _settle(
+        self, operation: Operation, flight: InFlight, wallet: dict[str, Any]
+    ) -> LedgerEntry:
         """Write the ledger entry for an applied change, then clear its in-flight mark.
 
-        The entry returned is the one the ledger holds: when an earlier try (which died
-        before clearing the mark) or a concurrent one wrote it first, that one stands.
+        The entry says the balance the change left, kept in the mark, however much later
+        it is written. The entry returned is the one the ledger holds: when an earlier try
+        (which died before clearing the mark) or a concurrent one wrote it first, that one
+        stands.
         """
+        balance_after = flight.balance_after
+        if balance_after is None:  # a mark from before balances were kept: the best known
+            balance_after = wallet["balance"]
         entry = self._ledger_entry(
-            LedgerEntry(
-                **operation.model_dump(), balance_after=wallet["balance"], created_at=utc_now()
-            )
+            LedgerEntry(**operation.model_dump(), balance_after=balance_after, created_at=utc_now())
         )
         failpoint("wallet.after_ledger_insert")
         self.collection("wallets").update_one(
-            {"_id": operation.user_id}, {"$pull": {IN_FLIGHT: operation.op_id}}
+            {"_id": operation.user_id}, {"$pull": {IN_FLIGHT: flight.mark}}
         )
         self._publish_balance(wallet)
         return entry
@@ -155,3 +180,9 @@ class WalletOrchestrator(Orchestrator[WalletModule]):
         if ctx.actor.user_id is None:
             raise NotFound("only users have wallets")
         return ctx.actor.user_id
+
+
+def _in_flight(wallet: dict[str, Any], op_id: str) -> InFlight | None:
+    """The wallet's in-flight mark of ``op_id``, if a try changed the balance and stopped."""
+    marks = (InFlight.parse(mark) for mark in wallet[IN_FLIGHT])
+    return next((flight for flight in marks if flight.op_id == op_id), None)
