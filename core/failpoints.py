@@ -57,6 +57,7 @@ DECLARED: Mapping[str, Failpoint] = {
         Failpoint("transactions.after_credit", "transfer credited, not yet marked completed"),
         Failpoint("hooks.after_effect", "a hook's handler returned, its completion not recorded"),
         Failpoint("hooks.after_mark", "a hook's completion recorded, its trace not yet written"),
+        Failpoint("command.after_events", "a command's events published, its outcome not stored"),
         Failpoint("command.after_result", "a command's outcome stored, its task not acknowledged"),
         Failpoint("gateway.after_publish", "the gateway published a command, not yet answered"),
     )

@@ -116,6 +116,7 @@ class Runtime:
             )
         else:
             self._publish(command.id, ctx.events)
+            failpoint("command.after_events")
             state.succeed(command.id, result, seal_result(self.services.keys, command.id, result))
         failpoint("command.after_result")
 
