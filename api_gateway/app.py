@@ -16,6 +16,7 @@ from api_gateway.operator_routes import install_operator_tools, operator_middlew
 from api_gateway.platform_routes import health, module_health, modules_status
 from api_gateway.problems import EXCEPTION_HANDLERS
 from api_gateway.services import GatewayServices
+from core import failpoints
 from core.logs import configure_logging
 from core.settings import Settings
 from modules import discover, load_order
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        failpoints.install(settings.failpoints)
         services = GatewayServices.build(settings, tuple(order))
         await services.start()
         app.state.services = services

@@ -28,6 +28,7 @@ from kombu.exceptions import BatchPublishError, OperationalError
 
 from api_gateway.errors import ServiceUnavailable
 from core.command_state import CommandStateStore
+from core.failpoints import failpoint
 from core.redelivery import SentMessage
 from core.sender import Sender
 from events import Command
@@ -113,7 +114,11 @@ class CommandPublisher:
         except Exception:
             self._refuse(commands, messages)
             raise
-        return self._state.confirm([command.id for command in commands])
+        try:
+            failpoint("gateway.after_publish")
+            return self._state.confirm([command.id for command in commands])
+        except Exception as e:  # published, not confirmed: the workers' fence refuses them
+            raise NotConfirmed(f"{len(commands)} published commands not confirmed: {e}") from e
 
     def _refuse(self, commands: list[Command], messages: list[SentMessage]) -> None:
         """Best effort: a store that is down too leaves them to the workers' fence."""

@@ -80,3 +80,36 @@ def drained(stack: FaultStack) -> bool:
     documents = [k for k in stack.redis.scan_iter(keys.command("*")) if k.count(":") == 2]
     statuses = [stack.redis.hget(k, "status") for k in documents]
     return "publishing" not in statuses and stack.worker_idle()
+
+
+@pytest.mark.timeout(180)
+def test_commands_published_but_never_confirmed_are_fenced_by_the_worker(
+    fault_stack: StackFactory, figures: Callable[..., None]
+) -> None:
+    """The gateway publishes, then fails before it can confirm or refuse (the failpoint
+    ``gateway.after_publish``): 503, and the broker surely holds the command. The worker
+    takes it, finds it unconfirmed, looks again until ``publish_fence_s`` has passed, then
+    refuses it; the commands after the failure run once each."""
+    stack = fault_stack(HOOKLINE_BROKER_PUBLISH_TIMEOUT_S="1", HOOKLINE_PUBLISH_FENCE_S="8")
+    user_id, auth = sign_up(stack.base_url)
+    stack.restart_gateway(HOOKLINE_FAILPOINTS="gateway.after_publish=raise")
+    deposits = Deposits(stack.base_url, auth, concurrency=4)
+    refused = deposits.submit(12)
+    assert [s.status for s in refused] == [503] * len(refused)
+    stack.restart_gateway()
+    accepted = [s.command_id for s in deposits.submit(40) if s.command_id]
+    assert len(accepted) == 40
+    stack.await_all_done(accepted, timeout_s=60)
+    wait_for(
+        lambda: stack.worker_log_count(NEVER_RAN) >= len(refused),
+        60,
+        "the worker to fence every unconfirmed command",
+        stack.log_tails,
+    )
+    assert_deposits_applied_once(stack.store, user_id, accepted)
+    figures(
+        unconfirmed_503=len(refused),
+        fenced_by_worker=stack.worker_log_count(NEVER_RAN),
+        rechecks_before_the_fence=stack.worker_log_count("CommandUnconfirmed"),
+        accepted_202=len(accepted),
+    )
