@@ -28,7 +28,7 @@ from tests.faults.proxy import ReplyDroppingProxy
 
 pytestmark = pytest.mark.faults
 
-ROUNDS = 8
+ROUNDS = 5
 REFUSED_PER_ROUND = 3
 ACCEPTED_PER_ROUND = 10
 NEVER_RAN = "was refused when submitted"
