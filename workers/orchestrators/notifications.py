@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pymongo.errors import DuplicateKeyError
-
 from events import CommandResult, Event, HookSink
 from events.paging import PageQuery
 from modules.notifications import Message, NotificationsModule
 from workers.context import CommandContext
-from workers.documents import from_document, to_document
+from workers.documents import from_document, insert_once
 from workers.listing import page_of
 from workers.orchestrator import Orchestrator
 
@@ -34,14 +32,7 @@ class NotificationsOrchestrator(Orchestrator[NotificationsModule]):
     def _insert_once(self, message: Message) -> Message:
         """Insert ``message``; if this run stored it before, the message as stored then
         (a re-delivered event may carry another time)."""
-        messages = self.collection("messages")
-        try:
-            messages.insert_one(to_document(message, "message_id"))
-        except DuplicateKeyError:
-            stored = messages.find_one({"_id": message.message_id})
-            if stored is not None:
-                return from_document(Message, stored, "message_id")
-        return message
+        return insert_once(self.collection("messages"), message, "message_id")
 
     def inbox(self, ctx: CommandContext, query: PageQuery) -> CommandResult:
         """Rebuilds the caller's inbox view from MongoDB and answers the page asked for."""

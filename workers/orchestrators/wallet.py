@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any
 
 from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
 
 from core.failpoints import failpoint
 from events import CommandResult, Event, HookSink, NotFound, Transient, utc_now
@@ -32,7 +31,7 @@ from modules.wallet.models import (
     Operation,
 )
 from workers.context import CommandContext
-from workers.documents import from_document, to_document
+from workers.documents import from_document, insert_once
 from workers.orchestrator import Orchestrator
 
 BALANCE = "balance"
@@ -147,14 +146,7 @@ class WalletOrchestrator(Orchestrator[WalletModule]):
 
     def _ledger_entry(self, entry: LedgerEntry) -> LedgerEntry:
         """Insert ``entry`` unless its operation has one already; the entry stored."""
-        ledger = self.collection("ledger")
-        try:
-            ledger.insert_one(to_document(entry, "op_id"))
-        except DuplicateKeyError:
-            stored = ledger.find_one({"_id": entry.op_id})
-            if stored is not None:
-                return from_document(LedgerEntry, stored, "op_id")
-        return entry
+        return insert_once(self.collection("ledger"), entry, "op_id")
 
     def _change(self, ctx: CommandContext, operation: Operation) -> CommandResult:
         entry = self.apply(operation)
