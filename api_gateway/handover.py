@@ -110,10 +110,7 @@ async def shown_to(
     return document
 
 
-def carries_secrets(before: CommandDocument, after: CommandDocument) -> bool:
-    return before.result_redacted and not after.result_redacted
-
-
 def secret_headers(before: CommandDocument, after: CommandDocument) -> dict[str, Any]:
     """``Cache-Control: no-store`` when ``after`` holds what ``before`` kept back."""
-    return dict(NO_STORE) if carries_secrets(before, after) else {}
+    revealed = before.result_redacted and not after.result_redacted
+    return dict(NO_STORE) if revealed else {}

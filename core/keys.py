@@ -93,7 +93,7 @@ def idempotency(digest: str) -> str:
 
 
 def message(task_id: str) -> str:
-    """String: a published message not yet started (JSON), or ``started`` as a tombstone."""
+    """String: a message noted before it was published and not yet started (JSON)."""
     return f"{PREFIX}:msg:{task_id}"
 
 

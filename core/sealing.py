@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from core.secrets import SecretsChain
 from events import ConfigurationError, HooklineError
 from events.envelopes import Command, CommandResult, Sealed
+from events.sensitive import split_fields
 
 SECRET_NAME = "bus_seal_key"
 ENV_NAME = "HOOKLINE_BUS_SEAL_KEY"
@@ -158,10 +159,9 @@ def _b64(raw: bytes) -> str:
 
 def seal_command(ring: KeyRing, command: Command, sensitive: frozenset[str]) -> Command:
     """``command`` with its ``sensitive`` payload fields moved into ``sealed``."""
-    secret = {k: v for k, v in command.payload.items() if k in sensitive}
+    plain, secret = split_fields(command.payload, sensitive)
     if not secret:
         return command
-    plain = {k: v for k, v in command.payload.items() if k not in sensitive}
     sealed = ring.seal(secret, _command_binding(command))
     return command.model_copy(update={"payload": plain, "sealed": sealed})
 

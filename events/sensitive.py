@@ -60,8 +60,14 @@ def split_sensitive(
     model: type[BaseModel], data: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """``data`` (the model dumped as JSON) as its plain part and its sensitive part."""
-    names = sensitive_fields(model)
-    if not names:
+    return split_fields(data, sensitive_fields(model))
+
+
+def split_fields(
+    data: dict[str, Any], names: frozenset[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``data`` as the fields not in ``names`` and those in ``names``."""
+    if not names & data.keys():
         return data, {}
     plain = {k: v for k, v in data.items() if k not in names}
     secret = {k: v for k, v in data.items() if k in names}
