@@ -4,6 +4,10 @@ In order: the client's address (trusted proxies), a ban or the per-IP limit,
 authentication, a ban or the per-user / per-key limit, the route's own limit,
 then the route's permission. A refusal is an exception the problem handler
 turns into 401, 403 or 429.
+
+A public route's own limit (login, register) counts the client's address even
+when a token is attached: otherwise every throwaway account would bring its
+own allowance of password guesses or registrations.
 """
 
 from __future__ import annotations
@@ -86,6 +90,12 @@ class Gate:
                 await throttle.enforce(caller.identity, "caller", items, checked)
             if policy.rate_limit:
                 scope = f"route:{policy.name}"
-                await throttle.enforce(caller.identity, scope, policy.rate_limit, checked)
+                who = route_identity(policy, caller)
+                await throttle.enforce(who, scope, policy.rate_limit, checked)
         require(caller.actor, policy.permission)
         return caller
+
+
+def route_identity(policy: Policy, caller: Caller) -> str:
+    """Whom a route's own limit counts: the address on public routes, else the caller."""
+    return caller.identity if policy.auth else f"ip:{caller.ip}"
