@@ -9,6 +9,7 @@ is in memory and nobody consumes it, so its commands stay in flight.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -67,6 +68,23 @@ def limited(
     stack: RunningStack, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LimitedGateway]:
     """A second gateway on the same stores, with tight limits and an unconsumed broker."""
+    with limited_gateway(stack, tmp_path_factory) as gateway:
+        yield gateway
+
+
+@pytest.fixture(scope="session")
+def limited_twin(
+    stack: RunningStack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LimitedGateway]:
+    """Another process like ``limited``: limits, bans and caps must hold across the two."""
+    with limited_gateway(stack, tmp_path_factory) as gateway:
+        yield gateway
+
+
+@contextlib.contextmanager
+def limited_gateway(
+    stack: RunningStack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LimitedGateway]:
     env = {
         **stack.env,
         "BROKER_URL": "memory://",
