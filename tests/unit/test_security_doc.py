@@ -16,7 +16,7 @@ DOC = ROOT / "docs" / "security.md"
 CITED = re.compile(r"`(tests/[\w/]+\.py)::(\w+)`")
 
 
-def tests_in(path: Path) -> set[str]:
+def declared_tests(path: Path) -> set[str]:
     tree = ast.parse(path.read_text())
     return {
         node.name
@@ -34,7 +34,7 @@ def test_every_cited_test_exists() -> None:
     missing = [
         f"{path}::{name}"
         for path, name in sorted(cited())
-        if not (ROOT / path).is_file() or name not in tests_in(ROOT / path)
+        if not (ROOT / path).is_file() or name not in declared_tests(ROOT / path)
     ]
     assert not missing, f"docs/security.md cites tests that do not exist: {missing}"
 
@@ -44,7 +44,7 @@ def test_every_attack_test_is_listed() -> None:
     unlisted = [
         f"{path.relative_to(ROOT)}::{name}"
         for path in sorted((ROOT / "tests" / "security").glob("test_*.py"))
-        for name in sorted(tests_in(path))
+        for name in sorted(declared_tests(path))
         if (str(path.relative_to(ROOT)), name) not in listed
     ]
     assert not unlisted, f"docs/security.md does not list: {unlisted}"
