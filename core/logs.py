@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TextIO
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -101,7 +101,7 @@ def _extras(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in record.__dict__.items() if k not in _RECORD_ATTRIBUTES}
 
 
-def make_handler(log_format: LogFormat) -> logging.Handler:
+def make_handler(log_format: LogFormat) -> logging.StreamHandler[TextIO]:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format is LogFormat.JSON else TextFormatter())
     handler.addFilter(ContextFilter())

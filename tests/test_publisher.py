@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import cast
 
 import pytest
 import redis
@@ -41,13 +42,15 @@ def test_concurrent_commands_reach_the_broker_and_an_outage_is_a_503(tmp_path: P
     """Each concurrent command is recorded and queued; a dead Redis is a 503; recovery works."""
     url = f"redis://127.0.0.1:{free_port()}/0"
     server = ensure_redis(url, tmp_path)
-    app = make_celery(Settings(BROKER_URL=url), ["probe"])  # type: ignore[call-arg]
+    app = make_celery(Settings(BROKER_URL=url), ["probe"])
     client = redis.Redis.from_url(url, decode_responses=True)
     try:
         publisher = publisher_for(app, client)
         commands = [Command(name="probe.work", payload={"value": n}) for n in range(20)]
         assert publish_all(publisher, commands) == [None] * 20
-        queued = [json.loads(m)["headers"]["id"] for m in client.lrange("probe", 0, -1)]
+        queued = [
+            json.loads(m)["headers"]["id"] for m in cast(list[str], client.lrange("probe", 0, -1))
+        ]
         assert sorted(queued) == sorted(c.id for c in commands)
         assert {client.hget(keys.command(c.id), "status") for c in commands} == {"accepted"}
 
@@ -68,7 +71,7 @@ def test_groups_larger_than_the_limit_are_split(tmp_path: Path, count: int) -> N
     """However many requests wait at once, each command is published exactly once."""
     url = f"redis://127.0.0.1:{free_port()}/0"
     server = ensure_redis(url, tmp_path)
-    app = make_celery(Settings(BROKER_URL=url), ["probe"])  # type: ignore[call-arg]
+    app = make_celery(Settings(BROKER_URL=url), ["probe"])
     client = redis.Redis.from_url(url)
     try:
         commands = [Command(name="probe.work") for _ in range(count)]
@@ -86,13 +89,13 @@ def test_a_command_the_broker_refuses_is_refused_for_good(tmp_path: Path) -> Non
     url = f"redis://127.0.0.1:{free_port()}/0"
     server = ensure_redis(url, tmp_path)
     dead_broker = f"redis://127.0.0.1:{free_port()}/0"
-    app = make_celery(Settings(BROKER_URL=dead_broker), ["probe"])  # type: ignore[call-arg]
+    app = make_celery(Settings(BROKER_URL=dead_broker), ["probe"])
     client = redis.Redis.from_url(url)
     try:
         command = Command(name="probe.work")
         [outcome] = publish_all(publisher_for(app, client), [command])
         assert isinstance(outcome, ServiceUnavailable)
-        assert client.hget(keys.command(command.id), "status") == b"refused"
+        assert cast(bytes, client.hget(keys.command(command.id), "status")) == b"refused"
         assert not client.exists(keys.message(command.id))
     finally:
         client.close()

@@ -33,7 +33,7 @@ Doc = dict[str, Any]
 
 @pytest.fixture
 def broker(stack: RunningStack) -> Iterator[Celery]:
-    app = make_celery(Settings(BROKER_URL=stack.env["BROKER_URL"]))  # type: ignore[call-arg]
+    app = make_celery(Settings(BROKER_URL=stack.env["BROKER_URL"]))
     yield app
     app.close()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import cast
 
 import httpx
 import pytest
@@ -45,7 +46,7 @@ COMMAND_TTL_S = Settings.model_fields["command_ttl_s"].default
 
 @pytest.fixture
 def broker(stack: RunningStack) -> Iterator[Celery]:
-    app = make_celery(Settings(BROKER_URL=stack.env["BROKER_URL"]))  # type: ignore[call-arg]
+    app = make_celery(Settings(BROKER_URL=stack.env["BROKER_URL"]))
     yield app
     app.close()
 
@@ -64,7 +65,7 @@ def deposit(
 
 
 def replayed(response: httpx.Response) -> bool:
-    return response.headers.get("Idempotent-Replayed") == "true"
+    return bool(response.headers.get("Idempotent-Replayed") == "true")
 
 
 def command_id_of(response: httpx.Response) -> str:
@@ -191,10 +192,10 @@ def test_a_key_expires_a_day_after_its_first_use(
     key = uuid.uuid4().hex
     record = record_key(KeyScope(f"user:{user_id}", "wallet.deposit"), key)
     assert deposit(client, auth, 2, key).status_code == 200
-    first_ttl = redis_client.ttl(record)
+    first_ttl = cast(int, redis_client.ttl(record))
     assert DAY_S - 60 < first_ttl <= DAY_S
     assert replayed(deposit(client, auth, 2, key))
-    assert redis_client.ttl(record) <= first_ttl
+    assert cast(int, redis_client.ttl(record)) <= first_ttl
 
 
 def test_a_duplicate_in_flight_is_409_and_a_waiting_one_202(

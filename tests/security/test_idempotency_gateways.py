@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from subprocess import Popen
+from typing import cast
 
 import httpx
 import pytest
@@ -184,7 +185,7 @@ def test_a_key_expires_after_its_ttl_and_then_starts_a_new_command(
     with httpx.Client(base_url=second_gateway, timeout=40) as gateway:
         first = deposit(gateway, auth, 4, key)
         assert first.status_code == 200
-        assert 0 < redis_client.pttl(record) <= SHORT_TTL_S * 1000
+        assert 0 < cast(int, redis_client.pttl(record)) <= SHORT_TTL_S * 1000
         assert replayed(deposit(gateway, auth, 4, key))
         wait_until(lambda: not redis_client.exists(record), SHORT_TTL_S + 10)
         fresh = deposit(gateway, auth, 4, key)
@@ -212,7 +213,7 @@ def plant_claim(
     client: redis.Redis, record: str, command_id: str, fingerprint: str, age_s: int
 ) -> None:
     """A claim as a gateway makes it (``claimed_at`` on Redis's clock), ``age_s`` ago."""
-    now = int(client.time()[0])
+    now = int(cast(tuple[int, int], client.time())[0])
     mapping = {"command_id": command_id, "fingerprint": fingerprint, "claimed_at": now - age_s}
     client.hset(record, mapping=mapping)
     client.expire(record, 3600)

@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import uuid
 from collections.abc import Iterator
+from typing import cast
 
 import httpx
 import pytest
@@ -101,6 +102,6 @@ def test_the_in_flight_cap_is_shared(
         assert_refused(response, 429)
         assert response.json()["type"].endswith("/too-many-in-flight")
     # Exactly the accepted commands hold slots; neither broker is consumed, so none ran.
-    slots = redis_client.zrange(keys.in_flight(f"user:{user_id}"), 0, -1)
+    slots = cast(list[str], redis_client.zrange(keys.in_flight(f"user:{user_id}"), 0, -1))
     assert set(slots) == {r.json()["command_id"] for r in accepted}
     assert ledger_count(store, user_id) == 1

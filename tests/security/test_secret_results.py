@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -72,7 +72,7 @@ def test_a_login_is_404_by_id_alone_and_its_tokens_go_once_to_the_claim(
     assert set(body_of(again)) == {"token_type", "expires_in"}
     command_id = location.rsplit("/", 1)[1]
     assert redis_client.exists(keys.command_secret(command_id)) == 0
-    stored = redis_client.hgetall(keys.command(command_id))
+    stored = cast(dict[str, str], redis_client.hgetall(keys.command(command_id)))
     assert not any(tokens["access_token"] in v for v in stored.values())
 
 
@@ -168,8 +168,8 @@ def test_unread_secrets_leave_redis_within_minutes(
     deadline = time.monotonic() + 15
     while not redis_client.exists(secret_key) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert 0 < redis_client.ttl(secret_key) <= 300
-    assert redis_client.ttl(keys.command(command_id)) > 300  # the document itself stays
+    assert 0 < cast(int, redis_client.ttl(secret_key)) <= 300
+    assert cast(int, redis_client.ttl(keys.command(command_id))) > 300  # the document itself stays
 
 
 def test_a_refused_password_is_never_echoed(client: httpx.Client) -> None:

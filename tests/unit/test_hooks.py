@@ -112,13 +112,13 @@ def test_dispatch_calls_hooks_in_order_with_the_sink(registry: HookRegistry) -> 
 
         return handler
 
-    for name, event, priority in [
+    for name, event_name, priority in [
         ("b", "thing_done", 20),
         ("a", "thing_done", 5),
         ("w", WILDCARD, 10),
     ]:
         registry.register(
-            event, recorder(name), module=name, handler_name="on_it", priority=priority
+            event_name, recorder(name), module=name, handler_name="on_it", priority=priority
         )
     registry.register("other", recorder("x"), module="x", handler_name="on_it")
     sink = object()

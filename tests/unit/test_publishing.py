@@ -21,7 +21,7 @@ from events import Actor, Command
 
 @pytest.fixture
 def memory_broker() -> Iterator[Celery]:
-    app = make_celery(Settings(BROKER_URL="memory://"), ["wallet"])  # type: ignore[call-arg]
+    app = make_celery(Settings(BROKER_URL="memory://"), ["wallet"])
     yield app
     app.close()
 
