@@ -130,11 +130,12 @@ def worker_command() -> list[str]:
 
 def gateway_command(port: int) -> list[str]:
     # uvicorn would rewrite the client address from X-Forwarded-For sent by 127.0.0.1;
-    # the gateway decides whom to believe itself (HOOKLINE_TRUSTED_PROXIES).
+    # the gateway decides whom to believe itself (HOOKLINE_TRUSTED_PROXIES). No answer
+    # names the server (`server: uvicorn`): strangers learn nothing to pick exploits by.
     app = "api_gateway.app:app"
     return [
         sys.executable, "-m", "uvicorn", app,
-        "--host", "127.0.0.1", "--port", str(port), "--no-proxy-headers",
+        "--host", "127.0.0.1", "--port", str(port), "--no-proxy-headers", "--no-server-header",
     ]  # fmt: skip
 
 
