@@ -21,7 +21,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import RunningStack
+from hookline.processes import spawn, terminate
+from hookline.stack import gateway_command
+from tests.conftest import STACK_START_TIMEOUT_S, RunningStack
 from tests.e2e.helpers import signed_up
 from tests.security.conftest import assert_refused
 from tests.security.test_api_keys import mint
@@ -129,6 +131,25 @@ def test_metrics_port_serves_them_unauthenticated_on_loopback_only(
     assert 'route="/metrics",status="401"' in response.text  # the request just refused
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.2", refusing.metrics_port), timeout=5).close()
+
+
+def test_a_metrics_port_already_taken_stops_the_gateway(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    """The operator asked for that listener: no gateway starts without it."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = {**stack.env, "HOOKLINE_METRICS_PORT": str(taken.getsockname()[1])}
+        log_path = tmp_path / "gateway.log"
+        with log_path.open("wb") as log:
+            gateway = spawn(gateway_command(free_port()), env, output=log)
+        try:
+            code = gateway.wait(STACK_START_TIMEOUT_S)
+        finally:
+            terminate(gateway)
+    assert code != 0
+    assert "HOOKLINE_METRICS_PORT=" in log_path.read_text()
 
 
 def _raw_answer(base_url: str, request: bytes) -> bytes:
