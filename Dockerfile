@@ -30,4 +30,5 @@ USER hookline
 ENV HOOKLINE_DATA_DIR=/home/hookline/.hookline
 
 EXPOSE 8000 5555
-CMD ["uvicorn", "api_gateway.app:app", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers"]
+# No `server` header: no answer names the server software (hookline.stack.gateway_command).
+CMD ["uvicorn", "api_gateway.app:app", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers", "--no-server-header"]

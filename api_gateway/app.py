@@ -1,4 +1,9 @@
-"""The ASGI application: ``uvicorn api_gateway.app:app``."""
+"""The ASGI application: ``uvicorn api_gateway.app:app``.
+
+Run it as ``hookline.stack.gateway_command`` does (``hookline gateway``, the
+Dockerfile, docker-compose.yml): with ``--no-server-header``, so no answer names
+the server, and ``--no-proxy-headers``.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from starlette.routing import Route
 
 from api_gateway.admin_routes import admin_routes
 from api_gateway.commands import command_document
-from api_gateway.metrics import GatewayMetrics
+from api_gateway.metrics import GatewayMetrics, metrics_listener
 from api_gateway.module_routes import build_routes
 from api_gateway.operator_routes import install_operator_tools, operator_middleware, operator_routes
 from api_gateway.platform_routes import health, module_health, modules_status
@@ -36,6 +41,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *build_routes({name: classes[name] for name in order}, settings.route_rate_limits),
     ]
 
+    metrics = GatewayMetrics()
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         failpoints.install(settings.failpoints)
@@ -43,11 +50,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await services.start()
         app.state.services = services
         try:
-            yield
+            with metrics_listener(metrics.registry, settings.metrics_host, settings.metrics_port):
+                yield
         finally:
             await services.close()
 
-    metrics = GatewayMetrics()
     ordered = {name: classes[name] for name in order}
     app = Starlette(
         routes=routes,

@@ -1,14 +1,20 @@
 """Gateway metrics for Prometheus: requests, latency, and commands by name and outcome.
 
 Each app has its own registry (built with the app, not a module global), served
-at ``GET /metrics``. A gateway process is one scrape target; run several
-gateways as several processes, each scraped on its own.
+at ``GET /metrics`` to callers holding ``metrics:read`` (an admin's bearer token,
+or an API key scoped ``metrics:read``: Prometheus sends either as a header). With
+``HOOKLINE_METRICS_PORT`` set, the same registry is also served without
+authentication on a listener of its own at ``HOOKLINE_METRICS_HOST`` (127.0.0.1
+unless set), for a private scrape network. A gateway process is one scrape
+target; run several gateways as several processes, each scraped on its own.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client import (
@@ -18,6 +24,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    start_http_server,
 )
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -25,6 +32,14 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api_gateway.admission import Policy
+from api_gateway.commands import services_of
+from events import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+METRICS_POLICY = Policy("metrics.read", permission="metrics:read")
+_LISTENER_STOP_S = 5.0
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 UNMATCHED = "unmatched"
 
@@ -135,6 +150,37 @@ class MetricsMiddleware:
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    """``GET /metrics``: the gateway's metrics in the Prometheus text format."""
+    """``GET /metrics``: the gateway's metrics in the Prometheus text format (metrics:read)."""
+    await services_of(request).gate.admit(request, METRICS_POLICY)
     metrics: GatewayMetrics = request.app.state.metrics
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class MetricsListenerError(ConfigurationError):
+    problem = "metrics-listener"
+    title = "Metrics listener"
+
+
+@contextlib.contextmanager
+def metrics_listener(registry: CollectorRegistry, host: str, port: int | None) -> Iterator[None]:
+    """``registry`` served without authentication on ``host:port`` for the block (None: off).
+
+    prometheus-client's own server, in a thread of this process, as the worker's.
+    A port that cannot be had stops the gateway: the operator asked for it.
+    """
+    if port is None:
+        yield
+        return
+    try:
+        server, thread = start_http_server(port, host, registry=registry)
+    except OSError as e:
+        raise MetricsListenerError(
+            f"HOOKLINE_METRICS_PORT={port}: cannot listen on {host}:{port} ({e})"
+        ) from e
+    log.info("gateway metrics without authentication on http://%s:%d/metrics", host, port)
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(_LISTENER_STOP_S)

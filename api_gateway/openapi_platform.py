@@ -20,8 +20,12 @@ class AcceptedCommand(BaseModel):
 
 
 class HealthChecks(BaseModel):
-    redis: str
-    mongo: str
+    """Each part's state and nothing more (why one is down goes to the gateway's log)."""
+
+    redis: Literal["ok", "down"]
+    broker: Literal["ok", "down"]
+    # As the workers see it: unknown while none reports.
+    mongo: Literal["ok", "down", "unknown"]
     workers: int
 
 
@@ -144,6 +148,16 @@ def platform_paths(schemas: SchemaSet) -> dict[str, Any]:
     optional_auth: list[dict[str, list[str]]] = [{}, {"bearerAuth": []}]
     not_found = _problem(schemas, "No such command, or not the caller's")
     command = _command_document(schemas)
+
+    def guarded(permission: str) -> dict[str, Any]:
+        """What an operator route that needs ``permission`` answers when refused."""
+        return {
+            "401": _problem(schemas, "No valid bearer token or API key"),
+            "403": _problem(schemas, f"The caller lacks the {permission!r} permission"),
+            "429": _problem(schemas, "Too many requests; wait as `Retry-After` says"),
+        }
+
+    operator_auth: list[dict[str, list[str]]] = [{"bearerAuth": []}]
     return {
         "/health": _get(
             "Redis, MongoDB and at least one worker answer",
@@ -153,19 +167,24 @@ def platform_paths(schemas: SchemaSet) -> dict[str, Any]:
             },
         ),
         "/modules/status": _get(
-            "Module load order, states and health, as the freshest worker reports them",
+            "Module load order, states and health, as the freshest worker reports them "
+            "(health:read)",
             {
                 "200": _json(schemas, ModulesStatus, "The modules"),
                 "503": _json(schemas, ModulesStatus, "No worker reports"),
+                **guarded("health:read"),
             },
+            security=operator_auth,
         ),
         "/modules/{name}/health": _get(
-            "One module's health",
+            "One module's health (health:read)",
             {
                 "200": _json(schemas, ModuleHealth, "Healthy"),
                 "503": _json(schemas, ModuleHealth, "Degraded or unhealthy"),
                 "404": _problem(schemas, "No worker reports this module"),
+                **guarded("health:read"),
             },
+            security=operator_auth,
             parameters=[
                 {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
             ],
@@ -191,8 +210,12 @@ def platform_paths(schemas: SchemaSet) -> dict[str, Any]:
             security=optional_auth,
         ),
         "/metrics": _get(
-            "The gateway's metrics",
-            {"200": _text("text/plain", "Prometheus text exposition format")},
+            "The gateway's metrics (metrics:read)",
+            {
+                "200": _text("text/plain", "Prometheus text exposition format"),
+                **guarded("metrics:read"),
+            },
+            security=operator_auth,
         ),
         "/openapi.json": _get(
             "This document",

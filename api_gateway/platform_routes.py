@@ -1,17 +1,32 @@
-"""Operator routes: health, module status, module health."""
+"""Operator routes: health, module status, module health.
+
+``/health`` answers anyone (load balancers call it), so each part says only ``ok``
+or ``down``; why a part is down goes to the log at WARNING, never to the caller.
+The module routes carry modules' own error text and ask for ``health:read``.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import logging
+from typing import Any, Literal
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from api_gateway.admission import Policy
 from api_gateway.commands import services_of
+from api_gateway.openapi_platform import Health, HealthChecks
 from api_gateway.publisher import BROKER_PROBE_TIMEOUT_S
 from core import keys
 from events import NotFound
+
+log = logging.getLogger(__name__)
+
+Status = Literal["ok", "down"]
+OK: Status = "ok"
+DOWN: Status = "down"
+HEALTH_POLICY = Policy("health.read", permission="health:read")
 
 
 async def worker_snapshots(request: Request) -> list[dict[str, Any]]:
@@ -28,29 +43,30 @@ async def worker_snapshots(request: Request) -> list[dict[str, Any]]:
 async def health(request: Request) -> Response:
     """200 when Redis, the broker, MongoDB (as workers see it) and a worker answer; else 503.
 
-    The body names each part, so a 503 says which one is down.
+    The body names each part, so a 503 says which one is down, and nothing more.
     """
-    checks: dict[str, Any] = {"redis": "ok", "broker": "ok", "mongo": "unknown", "workers": 0}
+    redis_status, snapshots = await _redis_and_workers(request)
+    checks = HealthChecks(
+        redis=redis_status,
+        broker=await broker_status(request, redis_status),
+        mongo=mongo_status(snapshots),
+        workers=len(snapshots),
+    )
+    healthy = checks.workers > 0 and OK == checks.redis == checks.broker == checks.mongo
+    body = Health(status="ok" if healthy else "unavailable", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)
+
+
+async def _redis_and_workers(request: Request) -> tuple[Status, list[dict[str, Any]]]:
     try:
         await services_of(request).redis.ping()  # type: ignore[misc]
-        snapshots = await worker_snapshots(request)
+        return OK, await worker_snapshots(request)
     except Exception as e:  # a failed check is the answer, not an error
-        checks["redis"] = f"down: {type(e).__name__}"
-        snapshots = []
-    checks["broker"] = await broker_status(request, checks["redis"])
-    checks["workers"] = len(snapshots)
-    if snapshots:
-        checks["mongo"] = (
-            "ok" if any(s["mongo"] == "ok" for s in snapshots) else snapshots[0]["mongo"]
-        )
-    healthy = checks["workers"] > 0 and all(
-        checks[part] == "ok" for part in ("redis", "broker", "mongo")
-    )
-    body = {"status": "ok" if healthy else "unavailable", "checks": checks}
-    return JSONResponse(body, status_code=200 if healthy else 503)
+        _log_down("redis", e)
+        return DOWN, []
 
 
-async def broker_status(request: Request, redis_status: str) -> str:
+async def broker_status(request: Request, redis_status: Status) -> Status:
     """The broker's state; when the broker is the Redis server itself, Redis's state."""
     services = services_of(request)
     if services.settings.broker_url == services.settings.redis_url:
@@ -58,11 +74,28 @@ async def broker_status(request: Request, redis_status: str) -> str:
     try:
         await services.publisher.ping(BROKER_PROBE_TIMEOUT_S)
     except Exception as e:  # a failed check is the answer, not an error
-        return f"down: {type(e).__name__}"
-    return "ok"
+        _log_down("broker", e)
+        return DOWN
+    return OK
+
+
+def mongo_status(snapshots: list[dict[str, Any]]) -> Status | Literal["unknown"]:
+    """``ok`` when a worker reaches MongoDB, else ``down`` (each worker's reason logged)."""
+    if not snapshots:
+        return "unknown"  # MongoDB is checked by the workers: with none reporting, nobody knows
+    if any(s["mongo"] == OK for s in snapshots):
+        return OK
+    reasons = "; ".join(f"{s.get('worker', '?')}: {s['mongo']}" for s in snapshots)
+    log.warning("health: MongoDB is down for every worker (%s)", reasons)
+    return DOWN
+
+
+def _log_down(part: str, error: Exception) -> None:
+    log.warning("health: %s is down (%s: %s)", part, type(error).__name__, error)
 
 
 async def modules_status(request: Request) -> Response:
+    await services_of(request).gate.admit(request, HEALTH_POLICY)
     snapshots = await worker_snapshots(request)
     if not snapshots:
         return JSONResponse({"workers": 0, "load_order": [], "modules": []}, status_code=503)
@@ -76,6 +109,7 @@ async def modules_status(request: Request) -> Response:
 
 
 async def module_health(request: Request) -> Response:
+    await services_of(request).gate.admit(request, HEALTH_POLICY)
     name = request.path_params["name"]
     for snapshot in await worker_snapshots(request):
         for module in snapshot["modules"]:

@@ -132,3 +132,9 @@ class Settings(BaseSettings):
     @property
     def local_secrets_dir(self) -> Path:
         return self.data_dir / "secrets"
+
+    # The gateway's metrics (api_gateway/metrics.py): GET /metrics on the main port needs
+    # metrics:read. With a port set, a listener of their own serves them without
+    # authentication on metrics_host, for a private scrape network (loopback unless set).
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"

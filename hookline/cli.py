@@ -26,17 +26,23 @@ from core.settings import Settings
 from hookline.admin import AdminAction, UnknownUser, change_admin_role
 from hookline.processes import ProcessGroup
 from hookline.stack import (
+    FLOWER_AUTH_ENV,
+    FLOWER_SECRET_NAME,
     SOFT_SHUTDOWN_ENV,
     ServerHandle,
     Stack,
     StackConfig,
     StackError,
     flower_command,
+    flower_logins,
     gateway_command,
+    secrets_chain,
+    secrets_dir,
     start_stack,
     worker_command,
     worker_env,
 )
+from workers.metrics import WorkerMetricsSettings
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +198,8 @@ def _banner(stack: Stack) -> str:
         lines.append(f"  Broker   {config.broker_url}")
     lines += [
         f"  Gateway  http://127.0.0.1:{config.gateway_port}  (GET /health)",
-        f"  Flower   http://127.0.0.1:{config.flower_port}",
+        f"  Flower   http://{config.flower_address}:{config.flower_port}  {_flower_login(stack)}",
+        *_metrics_lines(config),
         "",
         "Register a user:",
         "  " + _REGISTER_EXAMPLE.format(port=config.gateway_port),
@@ -200,6 +207,34 @@ def _banner(stack: Stack) -> str:
         "Press Ctrl-C to stop.",
     ]
     return "\n".join(lines)
+
+
+def _flower_login(stack: Stack) -> str:
+    if stack.local_flower_login is None:
+        return f"(log in with your {FLOWER_SECRET_NAME})"
+    user, _, password = stack.local_flower_login.partition(":")
+    where = secrets_dir(stack.config.data_dir) / FLOWER_SECRET_NAME
+    return f"(user {user}, password {password}: this local dev stack's login, kept in {where})"
+
+
+def _metrics_lines(config: StackConfig) -> list[str]:
+    """How to scrape the gateway and the worker."""
+    settings, worker = Settings(), WorkerMetricsSettings()
+    lines = [
+        f"  Metrics  http://127.0.0.1:{config.gateway_port}/metrics with an admin's bearer "
+        "token or an API key scoped metrics:read (X-API-Key)",
+    ]
+    if settings.metrics_port is not None:
+        lines.append(
+            f"           http://{settings.metrics_host}:{settings.metrics_port}/metrics "
+            "without authentication (HOOKLINE_METRICS_PORT)"
+        )
+    if worker.worker_metrics_port:
+        lines.append(
+            f"           http://{worker.worker_metrics_address}:{worker.worker_metrics_port}"
+            "/metrics (the worker, without authentication)"
+        )
+    return lines
 
 
 def _origin(server: ServerHandle) -> str:
@@ -228,7 +263,10 @@ def _run_gateway(_args: argparse.Namespace) -> int:
 
 
 def _run_flower(_args: argparse.Namespace) -> int:
-    _exec(flower_command(StackConfig.from_env(os.environ).flower_port))
+    """Flower with its logins from the secrets chain, handed over in its environment."""
+    config = StackConfig.from_env(os.environ)
+    os.environ[FLOWER_AUTH_ENV] = flower_logins(secrets_chain(config, os.environ))
+    _exec(flower_command(config.flower_port, config.flower_address))
 
 
 def _configure_seal_key(parser: argparse.ArgumentParser) -> None:
@@ -268,7 +306,7 @@ register(
 )
 register(Command("worker", "run one Celery worker with the current environment", _run_worker))
 register(Command("gateway", "run the HTTP gateway with the current environment", _run_gateway))
-register(Command("flower", "run Flower with the current environment", _run_flower))
+register(Command("flower", "run Flower (behind a login) with the current environment", _run_flower))
 register(
     Command(
         "seal-key",

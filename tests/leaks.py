@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 import redis
@@ -48,7 +48,16 @@ from pymongo import MongoClient
 from redis.client import Monitor
 
 from hookline.processes import spawn, terminate
-from hookline.stack import METRICS_DIR_ENV, ensure_local_secrets, ensure_redis, flower_command
+from hookline.stack import (
+    METRICS_DIR_ENV,
+    StackConfig,
+    ensure_local_secrets,
+    ensure_redis,
+    flower_command,
+    flower_env,
+    flower_logins,
+    secrets_chain,
+)
 from tests.conftest import RunningStack, running_stack
 from tests.stack_fixtures import free_port
 
@@ -60,8 +69,6 @@ DEFAULT_MAX_LINES = 200_000
 RECORDER_STOP_TIMEOUT_S = 10.0
 # Characters shown either side of a match.
 EXCERPT_CONTEXT_CHARS = 40
-# Flower serves its HTTP API only with authentication configured, or with this set.
-FLOWER_API_ENV = {"FLOWER_UNAUTHENTICATED_API": "true"}
 FLOWER_START_TIMEOUT_S = 30.0
 HTTP_TIMEOUT_S = 10.0
 _POLL_S = 0.2
@@ -531,8 +538,7 @@ def _flower_get(client: httpx.Client, path: str) -> httpx.Response:
     response = client.get(path)
     if response.status_code == 401:
         raise RuntimeError(
-            f"Flower refused {path} (401): start it with FLOWER_UNAUTHENTICATED_API=true "
-            "(see flower_process) or with authentication"
+            f"Flower refused {path} (401): give its URL with the login in it (flower_process)"
         )
     response.raise_for_status()
     return response
@@ -614,11 +620,12 @@ def assert_no_leaks(
 def flower_process(env: Mapping[str, str], port: int, log_path: Path) -> Iterator[str]:
     """Flower on ``127.0.0.1:port`` for the stack ``env`` describes; yields its base URL.
 
-    Started as ``hookline up`` starts it (``hookline.stack.flower_command``), with
-    ``FLOWER_UNAUTHENTICATED_API=true`` added: Flower 2.x answers its ``/api/…`` routes
-    with 401 unless authentication is configured or that variable is set. Returns once
-    ``GET /api/tasks`` answers 200 (at most ``FLOWER_START_TIMEOUT_S``); stopped on exit;
-    its output goes to ``log_path``.
+    Started as ``hookline up`` starts it: ``hookline.stack.flower_command``, with the
+    ``flower_basic_auth`` login of the stack's secrets chain in its environment
+    (``flower_env``; ``ensure_local_secrets`` makes one). The URL carries that login
+    (``http://user:password@127.0.0.1:port``), which httpx sends as basic auth; without
+    it every page and API call is a 401. Returns once ``GET /api/tasks`` answers 200 (at
+    most ``FLOWER_START_TIMEOUT_S``); stopped on exit; its output goes to ``log_path``.
 
     Flower only knows the tasks it saw events for, and it must be listening when they
     are sent. Workers send task events once Flower enables them (it broadcasts
@@ -628,11 +635,13 @@ def flower_process(env: Mapping[str, str], port: int, log_path: Path) -> Iterato
     gateway) send a ``task-sent`` event for each command.
     """
     # As ``hookline up`` runs it: not writing into the worker's metrics directory.
-    flower_env = {name: value for name, value in env.items() if name != METRICS_DIR_ENV}
+    own_env = {name: value for name, value in env.items() if name != METRICS_DIR_ENV}
+    logins = flower_logins(secrets_chain(StackConfig.from_env(env), env))
     with log_path.open("wb") as output:
-        process = spawn(flower_command(port), {**flower_env, **FLOWER_API_ENV}, output=output)
+        process = spawn(flower_command(port), flower_env(own_env, logins), output=output)
     try:
-        url = f"http://127.0.0.1:{port}"
+        user, _, password = logins.split(",")[0].partition(":")
+        url = f"http://{quote(user, safe='')}:{quote(password, safe='')}@127.0.0.1:{port}"
         _await_flower(url, process.poll, log_path)
         yield url
     finally:
@@ -650,12 +659,12 @@ def _await_flower(url: str, exit_code: Callable[[], int | None], log_path: Path)
         time.sleep(_POLL_S)
     state = "exited" if exit_code() is not None else f"answered {status}"
     tail = log_path.read_text(errors="replace")[-_LOG_TAIL_CHARS:]
-    raise RuntimeError(f"Flower {state} at {url}/api/tasks:\n{tail}")
+    where = url.rsplit("@", 1)[-1]  # not the login
+    raise RuntimeError(f"Flower {state} at {where}/api/tasks:\n{tail}")
 
 
 __all__: Sequence[str] = (
     "DEFAULT_MAX_LINES",
-    "FLOWER_API_ENV",
     "MIN_SECRET_CHARS",
     "BusRecorder",
     "KombuBody",

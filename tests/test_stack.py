@@ -17,7 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +26,19 @@ import pytest
 from pymongo import MongoClient
 
 from core.sealing import KeyRing
+from core.secrets import SecretsChain
 from hookline.processes import ProcessGroup
 from hookline.stack import (
     DEFAULT_MONGO_URL,
     DEFAULT_REDIS_URL,
     StackConfig,
     StackError,
+    ensure_flower_login,
     ensure_jwt_secret,
     ensure_mongo,
     ensure_redis,
     ensure_seal_key,
+    flower_logins,
     mongo_answers,
     redis_answers,
 )
@@ -45,6 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HEALTH_BOUND_S = 90.0
 STOP_BOUND_S = 60.0
 UNROUTABLE = "192.0.2.1"  # TEST-NET-1: connections to it never complete
+LOGIN_ENV = "HOOKLINE_FLOWER_BASIC_AUTH"  # the environment layer of the chain's flower login
 
 
 # --- configuration and the JWT secret -------------------------------------------------------
@@ -111,6 +115,38 @@ def test_seal_key_is_a_new_ring_readable_only_by_the_owner_and_kept(tmp_path: Pa
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert len(KeyRing.parse(path.read_text()).keys) == 1
     assert ensure_seal_key(tmp_path).read_text() == path.read_text()
+
+
+def test_flower_login_is_a_random_password_readable_only_by_the_owner_and_kept(
+    tmp_path: Path,
+) -> None:
+    """``make up`` makes hookline:<random> (mode 0600) for Flower and never replaces it."""
+    path = ensure_flower_login(tmp_path)
+    assert path == tmp_path / "secrets" / "flower_basic_auth"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    user, _, password = path.read_text().partition(":")
+    assert user == "hookline" and len(password) >= 32
+    assert ensure_flower_login(tmp_path).read_text() == path.read_text()
+    assert ensure_flower_login(tmp_path / "other").read_text() != path.read_text()
+
+
+def test_flower_logins_come_from_the_chain_and_must_be_user_password(tmp_path: Path) -> None:
+    """A secrets directory wins over the environment; a malformed login is refused unsaid."""
+    chain = SecretsChain(tmp_path / "g", tmp_path / "k", tmp_path / "l", environ={})
+    with pytest.raises(StackError, match="Flower needs a login"):
+        flower_logins(chain)
+    (tmp_path / "k").mkdir()
+    (tmp_path / "k" / "flower_basic_auth").write_text("ops:from-the-mounted-secret\n")
+    env_login = {LOGIN_ENV: "env:from-the-environment"}
+    assert flower_logins(replace(chain, environ=env_login)) == "ops:from-the-mounted-secret"
+    assert flower_logins(replace(chain, kubernetes_dir=tmp_path / "none", environ=env_login)) == (
+        "env:from-the-environment"
+    )
+    for bad in ("no-colon-s3cret", ":nouser", "nopassword:", "ok:fine,broken"):
+        lone = replace(chain, kubernetes_dir=tmp_path / "none", environ={LOGIN_ENV: bad})
+        with pytest.raises(StackError, match="user:password") as refused:
+            flower_logins(lone)
+        assert bad not in str(refused.value)
 
 
 # --- the servers ------------------------------------------------------------------------------
@@ -267,9 +303,9 @@ class UpRun:
         return self.process.wait(STOP_BOUND_S)
 
 
-def _answers_200(url: str) -> bool:
+def _answers_200(url: str, auth: tuple[str, str] | None = None) -> bool:
     try:
-        return httpx.get(url, timeout=2.0).status_code == 200
+        return httpx.get(url, auth=auth, timeout=2.0).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -356,6 +392,20 @@ def _kill_leftovers(run: UpRun) -> None:
             os.killpg(pgid, signal.SIGKILL)
 
 
+def _assert_flower_needs_the_printed_login(run: UpRun) -> None:
+    """The banner shows the generated local login once; Flower refuses anyone without it."""
+    banner = re.search(r"Flower .* \(user (\S+), password (\S+): this local dev", run.output())
+    assert banner, run.output()
+    login = (run.data_dir / "secrets" / "flower_basic_auth").read_text()
+    assert ":".join(banner.groups()) == login
+    url = f"http://127.0.0.1:{run.flower_port}/api/tasks"
+    deadline = time.monotonic() + HEALTH_BOUND_S
+    while not _answers_200(url, banner.groups()):
+        assert time.monotonic() < deadline, f"Flower never answered the login:\n{run.output()}"
+        time.sleep(0.5)
+    assert httpx.get(url, timeout=2.0).status_code == 401
+
+
 @pytest.mark.stack
 @pytest.mark.timeout(300)
 def test_up_starts_its_own_servers_and_leaves_nothing_after_ctrl_c(
@@ -367,7 +417,7 @@ def test_up_starts_its_own_servers_and_leaves_nothing_after_ctrl_c(
     run = run_up(redis_url, mongo_url)
     run.wait_healthy()
     assert (run.data_dir / "redis").is_dir() and (run.data_dir / "mongo").is_dir()
-    for secret in ("jwt_secret", "bus_seal_key"):
+    for secret in ("jwt_secret", "bus_seal_key", "flower_basic_auth"):
         assert stat.S_IMODE((run.data_dir / "secrets" / secret).stat().st_mode) == 0o600
     children = run.child_pids()
     assert len(children) == 5, run.output()  # redis, mongo, worker, gateway, flower
@@ -390,6 +440,8 @@ def test_up_reuses_servers_that_already_answer(
     run.wait_healthy()
     children = run.child_pids()
     assert len(children) == 3, run.output()  # worker, gateway, flower
+    _assert_flower_needs_the_printed_login(run)
+    assert f"127.0.0.1:{run.gateway_port}/metrics with an admin's bearer" in run.output()
 
     assert run.interrupt() == 0, run.output()
 

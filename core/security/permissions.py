@@ -31,6 +31,7 @@ USER_PERMISSIONS = frozenset(
 # DESIGN.md (hook table, dead letters) check theirs with ``require``.
 ADMIN_PERMISSIONS = frozenset(
     {"api_keys:manage", "commands:read_any", "hooks:read", "dead_letters:manage"}
+    | {"health:read", "metrics:read"}
 )
 
 ROLE_PERMISSIONS: Mapping[str, frozenset[str]] = {

@@ -17,8 +17,8 @@ pytestmark = pytest.mark.e2e
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
-def scrape(url: str) -> Samples:
-    response = httpx.get(url, timeout=10)
+def scrape(url: str, headers: dict[str, str] | None = None) -> Samples:
+    response = httpx.get(url, headers=headers, timeout=10)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     return {
@@ -33,16 +33,16 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 
 def test_gateway_counts_requests_latency_and_commands_by_outcome(
-    client: httpx.Client, stack: RunningStack
+    client: httpx.Client, stack: RunningStack, admin: dict[str, str]
 ) -> None:
     """Requests by route template and status, a latency histogram, commands by outcome."""
     url = f"{stack.base_url}/metrics"
-    before = scrape(url)
+    before = scrape(url, admin)
     assert register(client, new_user()).status_code == 201
     assert client.post("/public/register", json=new_user()).status_code == 202
     assert client.post("/public/register", json={"email": "x"}).status_code == 422
     client.get("/commands/" + "0" * 32)
-    after = scrape(url)
+    after = scrape(url, admin)
 
     def delta(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)

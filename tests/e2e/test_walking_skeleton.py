@@ -124,18 +124,19 @@ def test_command_document_is_visible_to_its_owner_only(
     assert client.get("/commands/" + uuid.uuid4().hex, headers=owner_auth).status_code == 404
 
 
-def test_health_and_module_status(client: httpx.Client) -> None:
+def test_health_and_module_status(client: httpx.Client, admin: dict[str, str]) -> None:
     """/health is 200 naming each check; /modules/status gives load order and module states."""
     health = client.get("/health")
     assert health.status_code == 200
     checks = health.json()["checks"]
     assert (checks["redis"], checks["broker"], checks["mongo"]) == ("ok", "ok", "ok")
     assert checks["workers"] >= 1
-    status = client.get("/modules/status").json()
+    status = client.get("/modules/status", headers=admin).json()
     assert status["load_order"].index("audit") >= 0
     assert {m["name"]: m["state"] for m in status["modules"]}["user_management"] == "loaded"
-    assert client.get("/modules/user_management/health").json()["status"] == "healthy"
-    assert client.get("/modules/nope/health").status_code == 404
+    module = client.get("/modules/user_management/health", headers=admin)
+    assert module.json()["status"] == "healthy"
+    assert client.get("/modules/nope/health", headers=admin).status_code == 404
 
 
 def test_hooks_table_is_for_admins(client: httpx.Client, admin: dict[str, str]) -> None:
