@@ -18,7 +18,6 @@ from api_gateway.bans import Bans
 from api_gateway.client_ip import IpNetwork, client_ip
 from api_gateway.errors import TooManyRequests
 from api_gateway.rate_limits import CallerLimits, RateLimiter
-from core.security import require
 from events import Actor
 
 
@@ -87,5 +86,5 @@ class Gate:
             if policy.rate_limit:
                 scope = f"route:{policy.name}"
                 await throttle.enforce(caller.identity, scope, policy.rate_limit, checked)
-        require(caller.actor, policy.permission)
+        self.authenticator.roles.require(caller.actor, policy.permission)
         return caller
