@@ -20,15 +20,15 @@ from core import failpoints
 from core.logs import configure_logging
 from core.security import RoleTable
 from core.settings import Settings
-from modules import discover, load_order
+from modules import discover
 from modules.introspection import declared
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     classes = discover(settings.modules, settings.module_packages)
-    order = load_order({name: cls.dependencies for name, cls in classes.items()})
-    found = declared(classes)
+    found = declared(classes)  # the load order, event catalogue and hooks table, checked
+    order = found.order
     roles = RoleTable.compose(found.permissions, found.permission_uses)
     routes = [
         Route("/health", health),
