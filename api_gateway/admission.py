@@ -22,7 +22,6 @@ from api_gateway.bans import Bans
 from api_gateway.client_ip import IpNetwork, client_ip
 from api_gateway.errors import TooManyRequests
 from api_gateway.rate_limits import CallerLimits, RateLimiter
-from core.security import require
 from events import Actor
 
 
@@ -92,7 +91,7 @@ class Gate:
                 scope = f"route:{policy.name}"
                 who = route_identity(policy, caller)
                 await throttle.enforce(who, scope, policy.rate_limit, checked)
-        require(caller.actor, policy.permission)
+        self.authenticator.roles.require(caller.actor, policy.permission)
         return caller
 
 

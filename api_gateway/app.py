@@ -23,14 +23,18 @@ from api_gateway.problems import EXCEPTION_HANDLERS
 from api_gateway.services import GatewayServices
 from core import failpoints
 from core.logs import configure_logging
+from core.security import RoleTable
 from core.settings import Settings
-from modules import discover, load_order
+from modules import discover
+from modules.introspection import declared
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     classes = discover(settings.modules, settings.module_packages)
-    order = load_order({name: cls.dependencies for name, cls in classes.items()})
+    found = declared(classes)  # the load order, event catalogue and hooks table, checked
+    order = found.order
+    roles = RoleTable.compose(found.permissions, found.permission_uses)
     routes = [
         Route("/health", health),
         Route("/modules/status", modules_status),
@@ -46,7 +50,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         failpoints.install(settings.failpoints)
-        services = GatewayServices.build(settings, tuple(order))
+        services = GatewayServices.build(settings, tuple(order), roles)
         await services.start()
         app.state.services = services
         try:

@@ -2,6 +2,13 @@
 
 An access token counts only while its session is open (one Redis read), so
 logout and refresh-token reuse take effect at once rather than at expiry.
+
+An API key acts for the user who created it, never beyond them: its actor's
+scopes are the key's scopes that the user's roles still grant right now (a
+second Redis read, of the roles that ``hookline admin`` and workers publish).
+A key whose user has no roles on record (deleted, or unknown) is ``401``. The
+role table that decides what roles grant is held here, and the gate checks a
+route's permission against it.
 """
 
 from __future__ import annotations
@@ -10,7 +17,15 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
-from core.security import AsyncApiKeyReader, AsyncSessionReader, TokenService, TokenType
+from core.security import (
+    ApiKeyRecord,
+    AsyncApiKeyReader,
+    AsyncSessionReader,
+    AsyncUserRolesReader,
+    RoleTable,
+    TokenService,
+    TokenType,
+)
 from events import Actor, Unauthorized
 
 API_KEY_HEADER = "x-api-key"
@@ -21,6 +36,8 @@ class Authenticator:
     tokens: TokenService
     sessions: AsyncSessionReader
     api_keys: AsyncApiKeyReader
+    user_roles: AsyncUserRolesReader
+    roles: RoleTable
 
     async def authenticate(self, request: Request, required: bool) -> Actor:
         """The caller as an ``Actor``; anonymous when allowed, else ``Unauthorized``."""
@@ -46,7 +63,15 @@ class Authenticator:
         record = await self.api_keys.authenticate(key.strip())
         if record is None:
             raise Unauthorized("invalid or revoked API key")
-        return Actor(api_key_id=record.key_id, scopes=record.scopes)
+        return Actor(api_key_id=record.key_id, scopes=await self._held_scopes(record))
+
+    async def _held_scopes(self, record: ApiKeyRecord) -> tuple[str, ...]:
+        """The key's scopes that its user holds at this moment."""
+        roles = None if record.user_id is None else await self.user_roles.roles_of(record.user_id)
+        if roles is None:
+            raise Unauthorized("the user this API key acts for is no longer known")
+        held = self.roles.of_roles(roles)
+        return tuple(scope for scope in record.scopes if scope in held)
 
 
 def bearer_token(request: Request) -> str | None:

@@ -1,11 +1,12 @@
 """Who may read a command, and handing a secret result over once.
 
-A command is read by whoever submitted it, or by an admin
-(``commands:read_any``). An anonymous command (register, login, refresh) has
-no owner to check, so its answer carries a claim: a random token in the
-``Command-Claim`` header, of which Redis keeps only a digest. Reading it needs
-that header back; by id alone it is a ``404``, so a command id seen in a log
-or in Flower is never a credential.
+A command is read by whoever submitted it, or by a holder of
+``commands:read_any`` (operators and admins), who sees it without its secrets.
+An anonymous command (register, login, refresh) has no owner to check, so its
+answer carries a claim: a random token in the ``Command-Claim`` header, of
+which Redis keeps only a digest. Reading it needs that header back; by id
+alone it is a ``404``, so a command id seen in a log or in Flower is never a
+credential.
 
 A result's sensitive fields (tokens, API keys) are sealed apart from its
 document and handed over once: to the request that waited for it, or to the
@@ -31,11 +32,10 @@ from api_gateway.errors import ServiceUnavailable
 from api_gateway.services import GatewayServices
 from core.command_state import CommandDocument
 from core.sealing import SealError, open_result
-from core.security import has_permission
+from core.security import READ_ANY_COMMAND
 from events import Actor
 
 CLAIM_HEADER = "Command-Claim"
-READ_ANY_COMMAND = "commands:read_any"
 ANONYMOUS = "anonymous"
 NO_STORE = {"Cache-Control": "no-store"}
 RETRY_SEALED_S = 30
@@ -75,7 +75,10 @@ def is_submitter(actor: Actor, request: Request, document: CommandDocument) -> b
 
 
 def may_read(actor: Actor, request: Request, document: CommandDocument) -> bool:
-    return is_submitter(actor, request, document) or has_permission(actor, READ_ANY_COMMAND)
+    services: GatewayServices = request.app.state.services
+    return is_submitter(actor, request, document) or services.roles.has_permission(
+        actor, READ_ANY_COMMAND
+    )
 
 
 async def hand_over(services: GatewayServices, document: CommandDocument) -> CommandDocument:

@@ -1,4 +1,5 @@
-"""``GET /hooks`` (admin): every event with its hooks in dispatch order."""
+"""``GET /hooks`` (``hooks:read``: operators, admins): every event with its hooks in
+dispatch order. ``GET /events`` shows the same hooks to the same callers only."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from starlette.responses import JSONResponse, Response
 
 from api_gateway.admission import Policy
 from api_gateway.commands import services_of
+from core.security import READ_HOOKS
 from modules.introspection import Declared
 
-HOOKS_POLICY = Policy("hooks.read", permission="hooks:read")
+HOOKS_POLICY = Policy("hooks.read", permission=READ_HOOKS)
 
 
 def hooks_table(found: Declared) -> dict[str, list[dict[str, Any]]]:

@@ -12,8 +12,7 @@ from api_gateway.admission import Policy
 from api_gateway.bodies import check_json, check_query, read_json, validate
 from api_gateway.commands import new_command, services_of, submit, submit_for
 from api_gateway.rate_limits import parse_limits
-from core.read_models import SHARED_KEY
-from core.security.permissions import check_known
+from core.read_models import SHARED_KEY, caller_key
 from events import InvalidInput, RegistrationError, sensitive_fields
 from modules import BaseModule, ReadModelKind, Route, RouteMode
 
@@ -56,9 +55,8 @@ def _claim_path(seen: dict[tuple[str, str], str], route: Route, module: str) -> 
 
 
 def _policy(name: str, route: Route, rate_limit: str | None) -> Policy:
+    """The route's gate policy; its permission was checked when the role table was composed."""
     where = f"route {route.method} {route.path}"
-    if route.permission is not None:
-        check_known([route.permission], where)
     return Policy(
         name=name,
         auth=route.auth,
@@ -95,7 +93,7 @@ def query_endpoint(cls: type[BaseModule], route: Route, policy: Policy) -> Endpo
         actor = (await services.gate.admit(request, policy)).actor
         query = check_query(request.query_params, route.request)
         params = validate(route.request, query) if route.request else {}
-        key = SHARED_KEY if route.shared_read_model else actor.user_id or actor.principal
+        key = SHARED_KEY if route.shared_read_model else caller_key(actor)
         if is_list:
             page = await services.read_models.page(cls.name, view, key, **params)
             found = None if page is None else page.model_dump(mode="json")

@@ -227,12 +227,14 @@ def platform_paths(schemas: SchemaSet) -> dict[str, Any]:
             },
         ),
         "/events": _get(
-            "The event catalogue as an AsyncAPI 3 document: payload schemas, hooks in order",
+            "The event catalogue as an AsyncAPI 3 document: payload schemas; the hooks in "
+            "order for a caller holding hooks:read",
             {
                 "200": {
                     "description": "AsyncAPI 3.0",
                     "content": {"application/json": {"schema": {"type": "object"}}},
                 }
             },
+            security=optional_auth,
         ),
     }

@@ -52,4 +52,5 @@ def install_operator_tools(
     app.state.metrics = metrics
     app.state.openapi = build_openapi(found)
     app.state.asyncapi = build_asyncapi(found, api_version())
+    app.state.asyncapi_public = build_asyncapi(found, api_version(), with_hooks=False)
     app.state.hooks_table = hooks_table(found)

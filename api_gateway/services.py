@@ -23,7 +23,13 @@ from core.read_models import AsyncReadModelReader
 from core.redelivery import MessageLedger
 from core.sealing import KeyRing
 from core.secrets import SecretsChain
-from core.security import AsyncApiKeyReader, AsyncSessionReader, TokenService
+from core.security import (
+    AsyncApiKeyReader,
+    AsyncSessionReader,
+    AsyncUserRolesReader,
+    RoleTable,
+    TokenService,
+)
 from core.sender import Sender
 from core.settings import Settings
 from core.stores import connect_async_redis, connect_redis
@@ -43,12 +49,16 @@ class GatewayServices:
     tokens: TokenService
     # Seals a command's sensitive fields before publishing; opens results to hand them over.
     keys: KeyRing
+    # Which role holds which permission; composed from the module declarations at start.
+    roles: RoleTable
     gate: Gate
     in_flight: InFlightLimiter
     idempotency: IdempotencyStore
 
     @classmethod
-    def build(cls, settings: Settings, queues: tuple[str, ...]) -> GatewayServices:
+    def build(
+        cls, settings: Settings, queues: tuple[str, ...], roles: RoleTable
+    ) -> GatewayServices:
         chain = SecretsChain.from_settings(settings)
         ring = KeyRing.from_secrets(chain)  # no key, no start
         client = connect_async_redis(settings)
@@ -76,7 +86,8 @@ class GatewayServices:
             watcher=CommandWatcher(client),
             tokens=tokens,
             keys=ring,
-            gate=build_gate(settings, client, tokens),
+            roles=roles,
+            gate=build_gate(settings, client, tokens, roles),
             in_flight=InFlightLimiter(
                 client, settings.max_commands_in_flight, settings.in_flight_expiry_s
             ),
@@ -96,8 +107,16 @@ class GatewayServices:
         self.celery.close()
 
 
-def build_gate(settings: Settings, client: redis.asyncio.Redis, tokens: TokenService) -> Gate:
-    authenticator = Authenticator(tokens, AsyncSessionReader(client), AsyncApiKeyReader(client))
+def build_gate(
+    settings: Settings, client: redis.asyncio.Redis, tokens: TokenService, roles: RoleTable
+) -> Gate:
+    authenticator = Authenticator(
+        tokens,
+        AsyncSessionReader(client),
+        AsyncApiKeyReader(client),
+        AsyncUserRolesReader(client),
+        roles,
+    )
     trusted = trusted_networks(settings.trusted_proxies)
     if not settings.rate_limits_enabled:
         return Gate(authenticator, trusted)

@@ -73,6 +73,11 @@ def api_key(key_id: str) -> str:
     return f"{PREFIX}:apikey:{key_id}"
 
 
+def user_roles(user_id: str) -> str:
+    """String: a user's current roles, for the gateway to bound the keys the user created."""
+    return f"{PREFIX}:auth:user:{user_id}:roles"
+
+
 def ban(identity: str) -> str:
     """String with a TTL: the caller (``ip:…``, ``user:…``, ``key:…``) is banned while it lives."""
     return f"{PREFIX}:ban:{identity}"

@@ -5,6 +5,10 @@ newer than the one stored, so concurrent writers cannot go back in time. A
 list view is a sorted set of JSON items (newest first) plus a ``ready``
 marker: items are appended only to a list that was fully built, so a list
 that expired is rebuilt from MongoDB rather than served half-empty.
+
+A caller's own views are keyed by ``caller_key``: the gateway reads under it
+and the worker's query command writes under it, so the second read of a view
+is served from Redis, whoever the caller (a user, or an API key).
 """
 
 from __future__ import annotations
@@ -18,10 +22,18 @@ import redis.asyncio
 from pydantic import BaseModel
 
 from core import keys
+from events import Actor
 from events.paging import Page
 
 # The key of a view that is one for every caller (an admin list) rather than one per caller.
 SHARED_KEY = "_shared"
+
+
+def caller_key(actor: Actor) -> str:
+    """The key of ``actor``'s own views: a user's id (as hooks write them), else the
+    principal (``key:<id>``); never one key shared by every caller that is not a user."""
+    return actor.user_id if actor.user_id is not None else actor.principal
+
 
 # KEYS: view, version. ARGV: json, version, ttl.
 _PUT_IF_NEWER = """

@@ -1,22 +1,24 @@
-"""Platform commands an operator runs, and who may run them.
+"""Platform commands an operator runs, and the permission each one needs.
 
 The gateway submits these on the ``admin`` queue and workers handle them; both
-check the caller with ``require_admin``.
+check the caller's permission (``PERMISSION_OF``) against the role table:
+listing and showing dead letters needs ``dead_letters:read`` (operators hold
+it), replaying one ``dead_letters:manage`` (admins only).
 """
 
 from __future__ import annotations
 
-from events.envelopes import Actor
-from events.errors import Forbidden
+from collections.abc import Mapping
 
-ADMIN_ROLE = "admin"
 LIST_DEAD_LETTERS = "admin.list_dead_letters"
 SHOW_DEAD_LETTER = "admin.show_dead_letter"
 REPLAY_DEAD_LETTER = "admin.replay_dead_letter"
 ADMIN_COMMANDS = (LIST_DEAD_LETTERS, SHOW_DEAD_LETTER, REPLAY_DEAD_LETTER)
 
-
-def require_admin(actor: Actor) -> None:
-    """Forbidden unless the actor holds the admin role."""
-    if ADMIN_ROLE not in actor.roles:
-        raise Forbidden("this needs the admin role")
+READ_DEAD_LETTERS = "dead_letters:read"
+MANAGE_DEAD_LETTERS = "dead_letters:manage"
+PERMISSION_OF: Mapping[str, str] = {
+    LIST_DEAD_LETTERS: READ_DEAD_LETTERS,
+    SHOW_DEAD_LETTER: READ_DEAD_LETTERS,
+    REPLAY_DEAD_LETTER: MANAGE_DEAD_LETTERS,
+}

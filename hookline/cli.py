@@ -22,8 +22,9 @@ import httpx
 
 from core.logs import LogFormat, LogSettings, configure_logging
 from core.sealing import new_key_entry
+from core.security import ADMIN_ROLE
 from core.settings import Settings
-from hookline.admin import AdminAction, UnknownUser, change_admin_role
+from hookline.admin import GRANTABLE_ROLES, AdminAction, UnknownUser, change_admin_role
 from hookline.processes import ProcessGroup
 from hookline.stack import (
     FLOWER_AUTH_ENV,
@@ -282,17 +283,23 @@ def _run_seal_key(args: argparse.Namespace) -> int:
 def _configure_admin(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=[a.value for a in AdminAction])
     parser.add_argument("email", help="the user's email")
+    parser.add_argument(
+        "--role",
+        choices=GRANTABLE_ROLES,
+        default=ADMIN_ROLE,
+        help="the role to grant or revoke (default: admin)",
+    )
 
 
 def _run_admin(args: argparse.Namespace) -> int:
     action = AdminAction(args.action)
     try:
-        user_id = change_admin_role(Settings(), args.email, action)
+        user_id = change_admin_role(Settings(), args.email, action, args.role)
     except UnknownUser as error:
         log.error("%s", error)
         return 1
-    done = "is now an admin" if action is AdminAction.GRANT else "is no longer an admin"
-    log.info("user %s (%s) %s", user_id, args.email, done)
+    done = "now has" if action is AdminAction.GRANT else "no longer has"
+    log.info("user %s (%s) %s the %s role", user_id, args.email, done, args.role)
     return 0
 
 
@@ -318,7 +325,7 @@ register(
 register(
     Command(
         "admin",
-        "grant or revoke the admin role of a registered user (MONGO_URL, REDIS_URL)",
+        "grant or revoke the admin or operator role of a registered user (MONGO_URL, REDIS_URL)",
         _run_admin,
         _configure_admin,
     )

@@ -16,6 +16,7 @@ from modules.declarations import (
     Hook,
     Index,
     ModuleHealth,
+    Permission,
     Route,
     Secret,
     check_identifier,
@@ -29,6 +30,9 @@ class BaseModule:
     description: ClassVar[str] = ""
     dependencies: ClassVar[tuple[str, ...]] = ()
     routes: ClassVar[tuple[Route, ...]] = ()
+    # The permissions this module's routes need, and the roles that hold them. A route
+    # may name these, those of a module it depends on, or the kernel's.
+    permissions: ClassVar[tuple[Permission, ...]] = ()
     hooks: ClassVar[tuple[Hook, ...]] = ()
     events: ClassVar[tuple[EventSpec, ...]] = ()
     secrets: ClassVar[tuple[Secret, ...]] = ()
@@ -40,6 +44,7 @@ class BaseModule:
             raise RegistrationError(f"module class {cls.__qualname__} must set `name`")
         check_identifier(cls.name, "module name")
         cls.events = tuple(dataclasses.replace(e, emitted_by=cls.name) for e in cls.events)
+        _check_permissions(cls)
         _reject_duplicates(cls)
 
     def __init__(self) -> None:
@@ -62,10 +67,19 @@ class BaseModule:
         return f"{cls.name}_{short}"
 
 
+def _check_permissions(cls: type[BaseModule]) -> None:
+    odd = [p for p in cls.permissions if not isinstance(p, Permission)]
+    if odd:
+        raise RegistrationError(
+            f"module {cls.name!r}: permissions holds {odd[0]!r}; declare Permission(name, roles)"
+        )
+
+
 def _reject_duplicates(cls: type[BaseModule]) -> None:
     checks = {
         "route": [f"{r.method} {r.path}" for r in cls.routes],
         "route handler": [r.handler for r in cls.routes],
+        "permission": [p.name for p in cls.permissions],
         "secret": [s.name for s in cls.secrets],
         "event": [e.name for e in cls.events],
         "hook": [f"{h.event}:{h.handler}" for h in cls.hooks],

@@ -1,4 +1,4 @@
-"""What a module declares: routes, hooks, secrets, indexes and health.
+"""What a module declares: routes, permissions, hooks, secrets, indexes and health.
 
 Declarations are frozen records checked when they are made, so a wrong one
 fails at import with a message naming it, not at the first request.
@@ -15,11 +15,36 @@ from pydantic import BaseModel
 
 from events import DEFAULT_PRIORITY, RegistrationError
 from events.hooks import check_priority
+from events.permissions import (
+    ADMIN_ROLE,
+    OPERATOR_ROLE,
+    USER_ROLE,
+    Permission,
+    check_permission_name,
+)
 from events.sensitive import check_no_nested_sensitive, sensitive_fields
+
+# ``Permission`` and the role names are declarations too; they live in ``events``, where
+# the kernel's role table reads them, and are re-exported here for module authors.
+__all__ = [
+    "ADMIN_ROLE",
+    "HTTP_METHODS",
+    "OPERATOR_ROLE",
+    "USER_ROLE",
+    "HealthStatus",
+    "Hook",
+    "Index",
+    "ModuleHealth",
+    "Permission",
+    "ReadModelKind",
+    "Route",
+    "RouteMode",
+    "Secret",
+    "check_identifier",
+]
 
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
-_PERMISSION = re.compile(r"^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*$")
 # `limits` notation: "5/minute", "100 per 2 hours"; several joined by ";" or ",".
 _ONE_LIMIT = r"\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day|month|year)s?"
 _RATE_LIMIT = re.compile(rf"^\s*{_ONE_LIMIT}(\s*[;,]\s*{_ONE_LIMIT})*\s*$")
@@ -67,8 +92,8 @@ class Route:
         where = f"route {self.method} {self.path}"
         if self.method not in HTTP_METHODS:
             raise RegistrationError(f"{where}: unknown method {self.method!r}")
-        if self.permission is not None and not _PERMISSION.match(self.permission):
-            raise RegistrationError(f"{where}: permission {self.permission!r} is not 'area:action'")
+        if self.permission is not None:
+            check_permission_name(self.permission, where)
         if self.rate_limit is not None and not _RATE_LIMIT.match(self.rate_limit):
             raise RegistrationError(
                 f"{where}: rate_limit {self.rate_limit!r} is not like '5/minute'"

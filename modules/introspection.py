@@ -1,9 +1,12 @@
-"""What the declarations say, without running anything: load order, events, hook order.
+"""What the declarations say, without running anything: load order, events, hook order,
+permissions.
 
 The gateway, the CLI and the docs need the hooks of each event in dispatch
 order but run no hook. They register every declared hook with a no-op handler
 in an ``events.HookRegistry``, in module load order, exactly as a worker does
-with the real handlers, so the ordering rule stays in one place.
+with the real handlers, so the ordering rule stays in one place. The
+permissions each module declares, and those its routes need, are what the
+kernel's role table is composed from (``core.security.RoleTable.compose``).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from events import Event, EventCatalogue, EventSink, HookRegistry, RegisteredHook
+from events.permissions import Permission, PermissionUse
 from modules.base import BaseModule
 from modules.ordering import load_order
 
@@ -34,6 +38,26 @@ class Declared:
 
     def hooks_for(self, event: str) -> tuple[RegisteredHook, ...]:
         return self.hooks.hooks_for(event)
+
+    @property
+    def permissions(self) -> dict[str, tuple[Permission, ...]]:
+        """Each module's declared permissions, by module name."""
+        return {name: cls.permissions for name, cls in self.classes.items()}
+
+    @property
+    def permission_uses(self) -> tuple[PermissionUse, ...]:
+        """Every route that needs a permission, with the modules it may take it from."""
+        return tuple(
+            PermissionUse(
+                where=f"route {route.method} {route.path}",
+                permission=route.permission,
+                module=name,
+                may_use=(name, *cls.dependencies),
+            )
+            for name, cls in self.classes.items()
+            for route in cls.routes
+            if route.permission is not None
+        )
 
 
 def declared(classes: Mapping[str, type[BaseModule]]) -> Declared:

@@ -1,8 +1,9 @@
 """Operator commands on the ``admin`` queue: dead letters listed, shown and replayed.
 
 The gateway never reads MongoDB, so its admin routes submit these commands and
-wait for their results like any other command. Only an actor with the ``admin``
-role may run them; the gateway checks that too, this is the second lock.
+wait for their results like any other command. Each needs its permission
+(``events.admin.PERMISSION_OF``: reading dead letters, or replaying them); the
+gateway checks it too, this is the second lock, against the same role table.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from core.security import RoleTable
 from events import (
     Command,
     CommandResult,
@@ -20,7 +22,7 @@ from events import (
     DeadLetterRef,
     InvalidInput,
 )
-from events.admin import LIST_DEAD_LETTERS, REPLAY_DEAD_LETTER, SHOW_DEAD_LETTER, require_admin
+from events.admin import LIST_DEAD_LETTERS, PERMISSION_OF, REPLAY_DEAD_LETTER, SHOW_DEAD_LETTER
 from workers.dead_letters import DeadLetterStore, Replayer
 
 AdminHandler = Callable[[Mapping[str, Any]], CommandResult]
@@ -28,9 +30,10 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class AdminCommands:
-    def __init__(self, letters: DeadLetterStore, replayer: Replayer) -> None:
+    def __init__(self, letters: DeadLetterStore, replayer: Replayer, roles: RoleTable) -> None:
         self._letters = letters
         self._replayer = replayer
+        self._roles = roles
         self._handlers: dict[str, AdminHandler] = {
             LIST_DEAD_LETTERS: self.list_dead_letters,
             SHOW_DEAD_LETTER: self.show_dead_letter,
@@ -41,7 +44,7 @@ class AdminCommands:
         return name in self._handlers
 
     def run(self, command: Command) -> CommandResult:
-        require_admin(command.actor)
+        self._roles.require(command.actor, PERMISSION_OF[command.name])
         return self._handlers[command.name](command.payload)
 
     def list_dead_letters(self, payload: Mapping[str, Any]) -> CommandResult:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from celery import Celery
 
 from core.celery_app import ADMIN_QUEUE, EVENTS_QUEUE
+from core.security import RoleTable
 from core.settings import Settings
 from events import EventCatalogue, RegistrationError
 from modules import BaseModule, discover
@@ -38,6 +39,7 @@ class Blueprint:
     classes: Mapping[str, type[BaseModule]]
     catalogue: EventCatalogue
     order: tuple[str, ...]
+    roles: RoleTable
     orchestrator_packages: tuple[str, ...] = DEFAULT_PACKAGES
 
     @classmethod
@@ -51,7 +53,8 @@ class Blueprint:
         classes: Mapping[str, type[BaseModule]],
         orchestrator_packages: tuple[str, ...] = DEFAULT_PACKAGES,
     ) -> Blueprint:
-        """Check every declaration against its orchestrator, then order and register hooks."""
+        """Check every declaration against its orchestrator, then order and register hooks,
+        and compose the role table."""
         reserved = {ADMIN_QUEUE, EVENTS_QUEUE} & set(classes)
         if reserved:
             raise RegistrationError(
@@ -60,7 +63,8 @@ class Blueprint:
         for module_class in classes.values():
             orchestrator_for(module_class, orchestrator_packages).check_declarations(module_class)
         found = declared(classes)  # the same registration checks a worker's registry makes
-        return cls(found.classes, found.catalogue, found.order, orchestrator_packages)
+        roles = RoleTable.compose(found.permissions, found.permission_uses)
+        return cls(found.classes, found.catalogue, found.order, roles, orchestrator_packages)
 
     @property
     def queues(self) -> tuple[str, ...]:
@@ -71,7 +75,7 @@ class Blueprint:
 
 
 def start_runtime(app: Celery, settings: Settings, blueprint: Blueprint) -> Runtime:
-    services = WorkerServices.build(settings, app)
+    services = WorkerServices.build(settings, app, blueprint.roles)
     runtime = Runtime(
         {n: blueprint.classes[n] for n in blueprint.order}, blueprint.catalogue, services
     )

@@ -90,7 +90,9 @@ class Orchestrator(Generic[M]):
         return CommandResult.of(body, status_code)
 
     def on_start(self) -> None:
-        """Called once the module is initialised and its indexes exist; override if needed."""
+        """Called once the module is initialised and its indexes exist; override if needed.
+
+        The modules it depends on have started: ``peer`` reaches them already."""
 
     def run(self, route: Route, ctx: CommandContext, request: BaseModel | None) -> CommandResult:
         handler = self.handler_for(route)

@@ -57,6 +57,7 @@ class Runtime:
         self.services = services
         self.catalogue = catalogue
         self.hooks = HookRegistry(catalogue)
+        self._started: dict[str, Orchestrator[BaseModule]] = {}
         self.modules: LoadResult[Orchestrator[BaseModule]] = load_all(classes, self._start)
         for orchestrator in self.modules.loaded.values():
             orchestrator.attach_peers(self.modules.loaded)
@@ -71,6 +72,7 @@ class Runtime:
         self.admin = AdminCommands(
             services.dead_letters,
             Replayer(services.dead_letters, services.state, services.sender),
+            services.roles,
         )
 
     def _start(self, module_class: type[BaseModule]) -> Orchestrator[BaseModule]:
@@ -82,8 +84,10 @@ class Runtime:
         packages = self.services.settings.orchestrator_packages
         orchestrator = orchestrator_for(module_class, packages)(module, self.services)
         orchestrator.ensure_indexes()
+        orchestrator.attach_peers(self._started)  # its dependencies started before it
         orchestrator.on_start()
         orchestrator.register_hooks(self.hooks)
+        self._started[module_class.name] = orchestrator
         return orchestrator
 
     # -- commands ---------------------------------------------------------------------------

@@ -15,7 +15,14 @@ from core.read_models import ReadModelStore
 from core.redelivery import MessageLedger
 from core.sealing import KeyRing
 from core.secrets import SecretsChain
-from core.security import ApiKeyRegistry, PasswordHasher, SessionStore, TokenService
+from core.security import (
+    ApiKeyRegistry,
+    PasswordHasher,
+    RoleTable,
+    SessionStore,
+    TokenService,
+    UserRolesRegistry,
+)
 from core.sender import Sender
 from core.settings import Settings
 from core.stores import connect_mongo, connect_redis, mongo_database
@@ -47,9 +54,13 @@ class WorkerServices:
     tokens: TokenService
     sessions: SessionStore
     api_keys: ApiKeyRegistry
+    # Key creators' roles for the gateway, which bounds their keys with them.
+    user_roles: UserRolesRegistry
+    # Which role holds which permission; composed from the module declarations at start.
+    roles: RoleTable
 
     @classmethod
-    def build(cls, settings: Settings, celery: Celery) -> WorkerServices:
+    def build(cls, settings: Settings, celery: Celery, roles: RoleTable) -> WorkerServices:
         secrets = SecretsChain.from_settings(settings)
         ring = KeyRing.from_secrets(secrets)  # before connecting: no key, no start
         mongo = connect_mongo(settings)
@@ -81,6 +92,8 @@ class WorkerServices:
             tokens=TokenService.from_settings(settings, secrets),
             sessions=SessionStore(client),
             api_keys=ApiKeyRegistry(client),
+            user_roles=UserRolesRegistry(client),
+            roles=roles,
         )
 
     def close(self) -> None:

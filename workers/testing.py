@@ -165,7 +165,8 @@ class Harness:
         settings = config.settings(tuple(classes))
         blueprint = Blueprint.from_classes(classes)
         bus = InProcessBus()
-        built = WorkerServices.build(settings, make_celery(settings, blueprint.queues))
+        celery = make_celery(settings, blueprint.queues)
+        built = WorkerServices.build(settings, celery, blueprint.roles)
         services = dataclasses.replace(built, bus=bus)
         runtime = Runtime(
             {name: blueprint.classes[name] for name in blueprint.order},

@@ -4,7 +4,10 @@ A key reads ``hk_<key id>_<secret>``. The id finds the record; the SHA-256 of th
 whole key is compared with ``hmac.compare_digest``. The secret is 256 random bits,
 so a fast hash is enough (a slow password hash would cost every request).
 Workers keep the records in MongoDB and publish active ones to Redis, where the
-gateway reads them without touching MongoDB.
+gateway reads them without touching MongoDB. A record names the user whose
+authority the key carries (its creator, or for a key minted with a key, that
+key's user): the key holds only the scopes that user still holds
+(``core.security.user_roles``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ class ApiKeyRecord(BaseModel):
     key_id: str
     key_hash: str
     scopes: tuple[str, ...]
+    # The user the key acts for; None (a record from before keys named one): no access.
+    user_id: str | None = None
 
 
 def mint(key_id: str) -> str:

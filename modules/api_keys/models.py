@@ -40,9 +40,13 @@ class ApiKey(BaseModel):
     name: str
     scopes: tuple[str, ...]
     key_hash: str
+    # Who minted it: ``user:<id>``, or ``key:<id>`` for a key minted with a key.
     created_by: str
     created_at: datetime
     revoked_at: datetime | None = None
+    # The user whose permissions bound the key: its minter, or the minting key's user.
+    # None on keys stored before keys named one (``ApiKeysModule.user_of`` reads those).
+    user_id: str | None = None
 
 
 class KeyInfo(BaseModel):

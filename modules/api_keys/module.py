@@ -1,4 +1,10 @@
-"""API keys: admins mint scoped keys for service callers, list them and revoke them."""
+"""API keys: admins mint scoped keys for service callers, list them and revoke them.
+
+A key acts for a user, its minter (or the user of the key that minted it), and
+never holds more than that user holds at the moment of use: the gateway
+intersects its scopes with the user's current permissions. Revoking a key
+revokes the keys minted with it too, so no key outlives the key it came from.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import uuid
 from collections.abc import Set
 from datetime import datetime
 
-from events import EventSpec, Forbidden, InvalidInput, NotFound
+from events import EventSpec, Forbidden, InvalidInput, NotFound, Unauthorized
 from events.paging import PageQuery, sort_key
 from modules.api_keys.models import (
     ApiKey,
@@ -18,15 +24,22 @@ from modules.api_keys.models import (
     RevokeKeyRequest,
 )
 from modules.base import BaseModule
-from modules.declarations import Index, ReadModelKind, Route, RouteMode
+from modules.declarations import ADMIN_ROLE, Index, Permission, ReadModelKind, Route, RouteMode
 
 _KEY_ID_NAMESPACE = uuid.UUID("3e9b7c5a-1d2f-4a8b-9c6e-0f1a2b3c4d5e")
 MANAGE = "api_keys:manage"
+USER_PRINCIPAL = "user:"
+KEY_PRINCIPAL = "key:"
 
 
 class ApiKeysModule(BaseModule):
     name = "api_keys"
     description = "Scoped API keys for service callers; stored hashed, shown once, revocable."
+    # A key acts for a user: minting one reads that user's roles.
+    dependencies = ("user_management",)
+    permissions = (
+        Permission(MANAGE, roles=(ADMIN_ROLE,), description="Mint, list and revoke API keys"),
+    )
     routes = (
         Route(
             "POST",
@@ -80,8 +93,35 @@ class ApiKeysModule(BaseModule):
             raise Forbidden(f"scopes: you do not hold {beyond[0]!r} yourself", field="scopes")
 
     @staticmethod
+    def user_of(key: ApiKey) -> str | None:
+        """The user ``key`` acts for; a key stored before keys named one, from its minter."""
+        if key.user_id is not None:
+            return key.user_id
+        minter = key.created_by
+        return minter.removeprefix(USER_PRINCIPAL) if minter.startswith(USER_PRINCIPAL) else None
+
+    @classmethod
+    def minting_user(cls, minter: ApiKey | None) -> str:
+        """The user a key minted with ``minter`` acts for; refused if that key is revoked."""
+        user_id = None if minter is None or minter.revoked_at else cls.user_of(minter)
+        if user_id is None:
+            raise Unauthorized("the API key minting this one is revoked")
+        return user_id
+
+    @staticmethod
+    def minted_by(key_ids: list[str]) -> list[str]:
+        """The ``created_by`` of keys minted with ``key_ids``."""
+        return [f"{KEY_PRINCIPAL}{key_id}" for key_id in key_ids]
+
+    @staticmethod
     def new_key(
-        request: CreateKeyRequest, key_id: str, key_hash: str, created_by: str, now: datetime
+        request: CreateKeyRequest,
+        *,
+        key_id: str,
+        key_hash: str,
+        created_by: str,
+        user_id: str,
+        now: datetime,
     ) -> ApiKey:
         return ApiKey(
             id=key_id,
@@ -90,6 +130,7 @@ class ApiKeysModule(BaseModule):
             key_hash=key_hash,
             created_by=created_by,
             created_at=now,
+            user_id=user_id,
         )
 
     @staticmethod
@@ -109,8 +150,8 @@ class ApiKeysModule(BaseModule):
         )
 
     @staticmethod
-    def revoked_event(request: RevokeKeyRequest, revoked_by: str) -> KeyRevoked:
-        return KeyRevoked(key_id=request.key_id, revoked_by=revoked_by)
+    def revoked_event(key_id: str, revoked_by: str) -> KeyRevoked:
+        return KeyRevoked(key_id=key_id, revoked_by=revoked_by)
 
     @staticmethod
     def missing(request: RevokeKeyRequest) -> NotFound:

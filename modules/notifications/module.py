@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from events import Event
 from events.paging import Page, PageQuery, sort_key
 from modules.base import BaseModule
-from modules.declarations import Hook, Index, ReadModelKind, Route, RouteMode
+from modules.declarations import Hook, Index, Permission, ReadModelKind, Route, RouteMode
 
 PRIORITY = 50
 
@@ -58,6 +58,7 @@ class NotificationsModule(BaseModule):
     name = "notifications"
     description = "Each user's inbox of messages produced by hooks."
     dependencies = ("user_management", "wallet", "transactions")
+    permissions = (Permission("notifications:read", description="Read your inbox"),)
     routes = (
         Route(
             "GET",

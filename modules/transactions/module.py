@@ -8,7 +8,7 @@ from datetime import datetime
 from events import EventSpec, InvalidInput, NotFound
 from events.paging import Page, PageQuery, sort_key
 from modules.base import BaseModule
-from modules.declarations import Index, ReadModelKind, Route, RouteMode
+from modules.declarations import Index, Permission, ReadModelKind, Route, RouteMode
 from modules.transactions.models import (
     HistoryItem,
     Transfer,
@@ -26,6 +26,10 @@ class TransactionsModule(BaseModule):
     name = "transactions"
     description = "Transfers between users, each debit matched by its credit exactly once."
     dependencies = ("user_management", "wallet")
+    permissions = (
+        Permission("transactions:transfer", description="Send credits to another user"),
+        Permission("transactions:read", description="Read your transfers"),
+    )
     routes = (
         Route(
             "POST",

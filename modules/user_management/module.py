@@ -8,7 +8,7 @@ from datetime import datetime
 
 from events import Conflict, EventSpec, Unauthorized
 from modules.base import BaseModule
-from modules.declarations import Index, Route, RouteMode, Secret
+from modules.declarations import ADMIN_ROLE, USER_ROLE, Index, Permission, Route, RouteMode, Secret
 from modules.user_management.models import (
     LoginRequest,
     Profile,
@@ -28,13 +28,15 @@ _USER_ID_NAMESPACE = uuid.UUID("0b8f6f9e-3c1d-4a55-9d2e-7f4f3b2a9c10")
 _SESSION_NAMESPACE = uuid.UUID("9d4e2a71-5c3b-4f8e-b1a0-6e7d8c9f0a12")
 _REFRESH_NAMESPACE = uuid.UUID("c2b1a0f9-8e7d-4c6b-9a58-4f3e2d1c0b9a")
 BAD_CREDENTIALS = "invalid email or password"
-USER_ROLE = "user"
-ADMIN_ROLE = "admin"
 
 
 class UserManagementModule(BaseModule):
     name = "user_management"
     description = "Registration, login with JWT access and refresh tokens, the caller's profile."
+    permissions = (
+        Permission("profile:read", description="Read your profile"),
+        Permission("session:logout", description="End your sessions"),
+    )
     routes = (
         Route(
             "POST",

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from events import ConfigurationError, Conflict, EventSpec, InvalidInput
 from modules.base import BaseModule
-from modules.declarations import Hook, Index, Route, RouteMode, Secret
+from modules.declarations import Hook, Index, Permission, Route, RouteMode, Secret
 from modules.wallet.models import (
     AMOUNT_CEILING_CREDITS,
     AmountRequest,
@@ -27,6 +27,11 @@ class WalletModule(BaseModule):
     name = "wallet"
     description = "A balance of whole credits per user, changed only through ledgered operations."
     dependencies = ("user_management",)
+    permissions = (
+        Permission("wallet:read", description="Read your balance"),
+        Permission("wallet:deposit", description="Add credits to your wallet"),
+        Permission("wallet:withdraw", description="Take credits from your wallet"),
+    )
     routes = (
         Route(
             "GET",

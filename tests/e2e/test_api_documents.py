@@ -59,10 +59,12 @@ def test_openapi_describes_every_declared_route(client: httpx.Client) -> None:
     assert problem["schema"] == {"$ref": "#/components/schemas/Problem"}
 
 
-def test_events_lists_hooks_in_the_order_a_worker_runs_them(client: httpx.Client) -> None:
-    """/events gives user_created's payload schema, its hooks in the order the trace shows,
-    and marks open_wallet critical."""
-    catalogue = client.get("/events").json()
+def test_events_lists_hooks_in_the_order_a_worker_runs_them(
+    client: httpx.Client, admin: dict[str, str]
+) -> None:
+    """/events gives user_created's payload schema and, to a holder of hooks:read, its hooks
+    in the order the trace shows, with open_wallet marked critical."""
+    catalogue = client.get("/events", headers=admin).json()
     assert catalogue["asyncapi"] == "3.0.0"
     channel = catalogue["channels"]["user_created"]
     payload = channel["messages"]["user_created"]["payload"]["$ref"].rsplit("/", 1)[1]

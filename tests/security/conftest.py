@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,14 +20,20 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 from pymongo.database import Database
 
+from core import keys
+from core.settings import Settings
+from hookline.admin import AdminAction, change_admin_role
 from hookline.processes import spawn, terminate
 from hookline.stack import gateway_command
 from tests.conftest import RunningStack, await_healthy
+from tests.e2e.helpers import bearer, login, new_user, register
 from tests.stack_fixtures import free_port
 
 PROXY_ADDRESS = "127.0.0.2"
+MONGO_DB = "HOOKLINE_MONGO_DB"
 LIMITS = {
     "per_ip": 20,
     "per_user": 8,
@@ -108,6 +116,63 @@ def limited_gateway(
             yield LimitedGateway(base_url)
         finally:
             terminate(gateway)
+
+
+def hookline_admin(
+    stack: RunningStack, action: str, email: str, *options: str
+) -> subprocess.CompletedProcess[str]:
+    """``hookline admin ACTION EMAIL [OPTIONS]`` against the stack's stores."""
+    return subprocess.run(
+        [sys.executable, "-m", "hookline", "admin", action, email, *options],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def stores_of(stack: RunningStack) -> Settings:
+    """Settings naming the stack's stores, as ``hookline admin`` run there would read them."""
+    env = stack.env
+    return Settings.model_validate(
+        {"REDIS_URL": env["REDIS_URL"], "MONGO_URL": env["MONGO_URL"], "mongo_db": env[MONGO_DB]}
+    )
+
+
+def user_with_role(stack: RunningStack, client: httpx.Client, role: str) -> dict[str, str]:
+    """A new user granted ``role`` as ``hookline admin grant`` does it; the user as registered."""
+    user = new_user()
+    assert register(client, user).status_code == 201
+    change_admin_role(stores_of(stack), user["email"], AdminAction.GRANT, role)
+    return user
+
+
+def signed_in_as(stack: RunningStack, client: httpx.Client, role: str) -> dict[str, str]:
+    """Auth headers of a new user holding ``role``."""
+    return bearer(login(client, user_with_role(stack, client, role)))
+
+
+def mint(client: httpx.Client, auth: dict[str, str], *scopes: str) -> httpx.Response:
+    body = {"name": "billing service", "scopes": list(scopes)}
+    return client.post("/admin/api-keys", json=body, headers={**auth, "Prefer": "wait=10"})
+
+
+def minted(client: httpx.Client, auth: dict[str, str], *scopes: str) -> dict[str, Any]:
+    response = mint(client, auth, *scopes)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def key_header(created: dict[str, Any]) -> dict[str, str]:
+    return {"X-API-Key": created["api_key"]}
+
+
+def commands_of(redis_client: redis.Redis, principal: str) -> int:
+    """How many command documents ``principal`` owns in Redis."""
+    documents = [name for name in redis_client.scan_iter(keys.command("*")) if name.count(":") == 2]
+    return sum(redis_client.hget(name, "owner") == principal for name in documents)
 
 
 def unique_ip() -> str:

@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import httpx
 import pytest
 
 from tests.conftest import RunningStack
 from tests.e2e.helpers import bearer, login, new_user, register
-from tests.security.conftest import assert_refused
+from tests.security.conftest import assert_refused, hookline_admin
 
 pytestmark = pytest.mark.e2e
-
-
-def hookline_admin(
-    stack: RunningStack, action: str, email: str
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hookline", "admin", action, email],
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def test_an_admin_email_from_the_environment_registers_as_admin(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.read_models import caller_key
 from events import CommandResult, Event, HookSink
 from events.paging import PageQuery
 from modules.notifications import Message, NotificationsModule
@@ -39,5 +40,5 @@ class NotificationsOrchestrator(Orchestrator[NotificationsModule]):
         user_id = ctx.actor.user_id or ""
         documents = self.collection("messages").find({"user_id": user_id}).sort("created_at", -1)
         items = [self.module.inbox_item(from_document(Message, d, "message_id")) for d in documents]
-        self.read_models.replace(self.module.name, INBOX, user_id, items)
+        self.read_models.replace(self.module.name, INBOX, caller_key(ctx.actor), items)
         return self.result(page_of(items, query))

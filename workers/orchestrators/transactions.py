@@ -13,6 +13,7 @@ import contextlib
 from pymongo.errors import DuplicateKeyError
 
 from core.failpoints import failpoint
+from core.read_models import caller_key
 from events import CommandResult, NotFound
 from events.paging import PageQuery
 from modules.transactions import TransactionsModule
@@ -68,7 +69,7 @@ class TransactionsOrchestrator(Orchestrator[TransactionsModule]):
             .sort("created_at", -1)
         )
         items = [self.module.history_item(from_document(Transfer, d), user_id) for d in documents]
-        self.read_models.replace(self.module.name, HISTORY, user_id, items)
+        self.read_models.replace(self.module.name, HISTORY, caller_key(ctx.actor), items)
         return self.result(page_of(items, query))
 
     def _new_transfer(self, ctx: CommandContext, request: TransferRequest) -> Transfer:

@@ -1,0 +1,37 @@
+"""Finding 9: every query with an API key started a new worker command.
+
+The attack: a caller with a cheap key (notifications:read) sends GET
+/notifications in a loop; the gateway looked for the key's read model under one
+key, the worker wrote it under another, so every read was a miss that put a
+query command on the bus. Both ends now use ``core.read_models.caller_key``:
+the first read builds the view, the next ones are served from Redis.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import redis
+
+from core import keys
+from tests.security.conftest import commands_of, key_header, minted
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_keys_second_read_is_served_from_its_read_model(
+    client: httpx.Client, admin: dict[str, str], redis_client: redis.Redis
+) -> None:
+    """Two reads of /notifications with a key: the first records one command, the second
+    none, and both answer the same page."""
+    created = minted(client, admin, "notifications:read")
+    principal = f"key:{created['key_id']}"
+    key = {**key_header(created), "Prefer": "wait=10"}
+    first = client.get("/notifications", headers=key)
+    assert first.status_code == 200, first.text
+    assert commands_of(redis_client, principal) == 1
+    assert redis_client.exists(keys.read_model("notifications", "inbox", principal) + ":ready")
+    second = client.get("/notifications", headers=key)
+    assert second.status_code == 200 and "Location" not in second.headers
+    assert second.json() == first.json() == {"items": [], "next": None}
+    assert commands_of(redis_client, principal) == 1
