@@ -25,12 +25,14 @@ def operator(client: httpx.Client, operator_user: dict[str, str]) -> dict[str, s
     return bearer(login(client, operator_user))
 
 
-def test_an_operator_reads_hooks_and_dead_letters(
+def test_an_operator_reads_hooks_dead_letters_metrics_and_health(
     client: httpx.Client, operator: dict[str, str]
 ) -> None:
-    """/hooks and the dead-letter list answer an operator (dead_letters:read, hooks:read)."""
+    """/hooks, the dead-letter list, /metrics and module status answer an operator."""
     assert "operator" in client.get("/userauth/me", headers=operator).json()["roles"]
     assert client.get("/hooks", headers=operator).status_code == 200
+    assert client.get("/metrics", headers=operator).status_code == 200
+    assert client.get("/modules/status", headers=operator).status_code == 200
     listed = client.get("/admin/dead-letters", headers={**operator, **WAIT})
     assert listed.status_code == 200, listed.text
     assert "items" in listed.json()
