@@ -15,6 +15,7 @@ from core.security import ADMIN_ROLE, SessionStore
 from core.settings import Settings
 from core.stores import connect_mongo, connect_redis, mongo_database
 from modules.user_management import UserManagementModule
+from modules.user_management.identifiers import email_key
 
 PROFILE_VIEW = "profile"
 
@@ -38,7 +39,7 @@ def change_admin_role(settings: Settings, email: str, action: AdminAction) -> st
     mongo = connect_mongo(settings)
     try:
         users = mongo_database(mongo, settings)[UserManagementModule.collection_name("users")]
-        user = users.find_one_and_update({"email": email.strip().lower()}, update)
+        user = users.find_one_and_update({"email_key": email_key(email)}, update)
     finally:
         mongo.close()
     if user is None:
