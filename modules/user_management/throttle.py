@@ -37,6 +37,8 @@ class LoginThrottle:
             )
         if not 0 < self.base_delay_s <= self.max_delay_s:
             raise ConfigurationError("login_lock_base_s must be > 0 and not above login_lock_max_s")
+        if self.max_delay_s > self.window_s:  # failures older than the window are forgotten
+            raise ConfigurationError("login_lock_max_s must not exceed login_failure_window_s")
 
     @property
     def remembered(self) -> int:

@@ -155,15 +155,15 @@ class UserManagementOrchestrator(Orchestrator[UserManagementModule]):
         before) cannot both be kept unique: start-up stops and says so.
         """
         users = self.collection("users")
-        for document in users.find({"username_key": {"$exists": False}}):
-            keys = {
-                "email_key": email_key(document["email"]),
-                "username_key": username_key(document["username"]),
-            }
-            users.update_one({"_id": document["_id"]}, {"$set": keys})
         try:
+            for document in users.find({"username_key": {"$exists": False}}):
+                keys = {
+                    "email_key": email_key(document["email"]),
+                    "username_key": username_key(document["username"]),
+                }
+                users.update_one({"_id": document["_id"]}, {"$set": keys})
             super().ensure_indexes()
-        except OperationFailure as e:
+        except OperationFailure as e:  # a duplicate key, on an update or the index build
             raise ConfigurationError(
                 f"two users share a normalized email or username; rename one, then start again: {e}"
             ) from e
