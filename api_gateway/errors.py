@@ -27,7 +27,7 @@ class RetryLater(HooklineError):
     """A refusal the client may try again after ``retry_after_s`` (sent as ``Retry-After``)."""
 
     def __init__(self, detail: str, retry_after_s: int = 5) -> None:
-        super().__init__(detail)
+        super().__init__(detail, retry_after_s=retry_after_s)
         self.retry_after_s = retry_after_s
 
 

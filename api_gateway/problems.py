@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from api_gateway.errors import KeyInUse, RetryLater, ServiceUnavailable
+from api_gateway.errors import KeyInUse, ServiceUnavailable
 from events import PROBLEM_MEDIA_TYPE, HooklineError, Problem, Unauthorized
 
 log = logging.getLogger(__name__)
@@ -19,6 +19,9 @@ class ProblemResponse(JSONResponse):
     media_type = PROBLEM_MEDIA_TYPE
 
     def __init__(self, problem: Problem, headers: dict[str, str] | None = None) -> None:
+        headers = dict(headers or {})
+        if problem.retry_after_s is not None:  # the gateway's refusals and workers' alike
+            headers.setdefault("Retry-After", str(problem.retry_after_s))
         super().__init__(problem.to_json(), status_code=problem.status, headers=headers)
 
 
@@ -29,8 +32,6 @@ def problem_response(problem: Problem) -> Response:
 async def hookline_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HooklineError)
     headers: dict[str, str] = {}
-    if isinstance(exc, RetryLater):
-        headers["Retry-After"] = str(exc.retry_after_s)
     if isinstance(exc, KeyInUse):
         headers["Location"] = exc.location
     if isinstance(exc, Unauthorized):

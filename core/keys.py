@@ -68,6 +68,12 @@ def user_sessions(user_id: str) -> str:
     return f"{PREFIX}:auth:user:{user_id}:sessions"
 
 
+def attempts(subject: str) -> str:
+    """Sorted set: a subject's recent attempts (e.g. failed logins of one account, by a keyed
+    digest of its email), scored by when they happened."""
+    return f"{PREFIX}:attempts:{subject}"
+
+
 def api_key(key_id: str) -> str:
     """String: an active API key's record (hash of the key, scopes), for the gateway."""
     return f"{PREFIX}:apikey:{key_id}"

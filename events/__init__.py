@@ -29,6 +29,7 @@ from events.errors import (
     InvalidTransition,
     NotFound,
     RegistrationError,
+    TooManyAttempts,
     Transient,
     Unauthorized,
 )
@@ -88,6 +89,7 @@ __all__ = [
     "RegistrationError",
     "Sealed",
     "Sensitive",
+    "TooManyAttempts",
     "Transient",
     "Unauthorized",
     "check_transition",

@@ -67,6 +67,22 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+class TooManyAttempts(DomainError):
+    """Refused for now; the client may try again after ``retry_after_s``.
+
+    The problem document carries ``retry_after_s``, and the gateway answers it as
+    ``Retry-After`` wherever the problem comes from (a worker's or its own).
+    """
+
+    status = 429
+    problem = "too-many-attempts"
+    title = "Too many attempts"
+
+    def __init__(self, detail: str, retry_after_s: int, **extensions: Any) -> None:
+        super().__init__(detail, retry_after_s=retry_after_s, **extensions)
+        self.retry_after_s = retry_after_s
+
+
 class ConfigurationError(HooklineError):
     """A declaration or setting is wrong; stops startup with a message naming it."""
 

@@ -21,6 +21,8 @@ class Problem(BaseModel):
     status: int
     detail: str | None = None
     instance: str | None = None
+    # When the client may try again (seconds); the gateway also sends it as Retry-After.
+    retry_after_s: int | None = None
 
     @classmethod
     def from_error(cls, error: HooklineError, instance: str | None = None) -> Problem:

@@ -21,6 +21,7 @@ from core.security import ADMIN_ROLE, OPERATOR_ROLE, SessionStore, UserRoles, Us
 from core.settings import Settings
 from core.stores import connect_mongo, connect_redis, mongo_database
 from modules.user_management import UserManagementModule
+from modules.user_management.identifiers import email_key
 
 PROFILE_VIEW = "profile"
 # The roles this command gives and takes; every user has ``user``.
@@ -54,7 +55,7 @@ def change_admin_role(
     try:
         users = mongo_database(mongo, settings)[UserManagementModule.collection_name("users")]
         user = users.find_one_and_update(
-            {"email": email.strip().lower()}, update, return_document=ReturnDocument.AFTER
+            {"email_key": email_key(email)}, update, return_document=ReturnDocument.AFTER
         )
     finally:
         mongo.close()

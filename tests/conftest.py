@@ -38,6 +38,8 @@ __all__ = ["servers"]
 STACK_START_TIMEOUT_S = 60.0
 # Registering with this email makes an admin (HOOKLINE_ADMIN_EMAILS of the test stack).
 ADMIN_EMAIL = "root@hookline.test"
+# The longest an account waits between logins after failures, on the test stack.
+LOGIN_LOCK_MAX_S = 3
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,8 @@ def stack_env(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> dic
         "HOOKLINE_RATE_LIMITS_ENABLED": "false",
         "HOOKLINE_MAX_COMMANDS_IN_FLIGHT": "1000",
         "HOOKLINE_WORKER_METRICS_PORT": str(free_port()),
+        # An account closed by failed logins reopens within seconds (tests/security).
+        "HOOKLINE_USER_MANAGEMENT_LOGIN_LOCK_MAX_S": str(LOGIN_LOCK_MAX_S),
     }
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from events import Credential
+from modules.user_management.identifiers import compatible
 
 Email = Annotated[
     str,
@@ -18,11 +19,14 @@ Email = Annotated[
         pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
     ),
 ]
+# Checked in its NFKC form: a fullwidth or compatibility spelling of a name is that name
+# (and stored so), not a refused one; it then clashes with the name (identifiers.py).
 Username = Annotated[
     str,
     StringConstraints(
         strip_whitespace=True, min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$"
     ),
+    BeforeValidator(compatible),
 ]
 Password = Annotated[Credential, StringConstraints(min_length=8, max_length=128)]
 
@@ -55,6 +59,10 @@ class User(BaseModel):
     id: str
     email: str
     username: str
+    # The keys each is unique under and found by (identifiers.py); the fields above are
+    # the display forms, as registered.
+    email_key: str
+    username_key: str
     password_hash: str
     roles: tuple[str, ...] = ("user",)
     created_at: datetime

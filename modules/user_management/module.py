@@ -6,9 +6,10 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 
-from events import Conflict, EventSpec, Unauthorized
+from events import ConfigurationError, Conflict, EventSpec, Unauthorized
 from modules.base import BaseModule
 from modules.declarations import ADMIN_ROLE, USER_ROLE, Index, Permission, Route, RouteMode, Secret
+from modules.user_management.identifiers import email_key, username_key
 from modules.user_management.models import (
     LoginRequest,
     Profile,
@@ -20,6 +21,7 @@ from modules.user_management.models import (
     UserLoggedIn,
     UserLoggedOut,
 )
+from modules.user_management.throttle import LoginThrottle
 
 # Users are keyed by a UUID derived from the registering command: a redelivered
 # command computes the same id and finds its own earlier insert.
@@ -96,22 +98,50 @@ class UserManagementModule(BaseModule):
         Secret("access_token_ttl_s", "900", "Lifetime of an access token."),
         Secret("refresh_token_ttl_s", "1209600", "Lifetime of a refresh token (and a session)."),
         Secret("admin_emails", "", "Comma-separated emails that get the admin role on register."),
+        Secret(
+            "login_failures_allowed",
+            str(LoginThrottle.allowed),
+            "Failed logins of one account, within the window, before its logins must wait.",
+        ),
+        Secret(
+            "login_failure_window_s",
+            str(LoginThrottle.window_s),
+            "How long a failed login counts against its account.",
+        ),
+        Secret(
+            "login_lock_base_s",
+            str(LoginThrottle.base_delay_s),
+            "The first wait once the failures allowed are used; it doubles with each failure.",
+        ),
+        Secret(
+            "login_lock_max_s",
+            str(LoginThrottle.max_delay_s),
+            "The longest an account waits between logins, however many failures.",
+        ),
     )
+    # Unique under the normalized keys (identifiers.py): `Alice` cannot join `alice`.
     indexes = (
-        Index("users", (("email", 1),), unique=True),
-        Index("users", (("username", 1),), unique=True),
+        Index("users", (("email_key", 1),), unique=True),
+        Index("users", (("username_key", 1),), unique=True),
     )
 
     access_token_ttl_s: int
     refresh_token_ttl_s: int
     admin_emails: frozenset[str]
+    throttle: LoginThrottle
 
     def initialize(self, secrets: Mapping[str, str]) -> None:
         super().initialize(secrets)
         self.access_token_ttl_s = int(secrets["access_token_ttl_s"])
         self.refresh_token_ttl_s = int(secrets["refresh_token_ttl_s"])
         self.admin_emails = frozenset(
-            e.strip().lower() for e in secrets.get("admin_emails", "").split(",") if e.strip()
+            email_key(e) for e in secrets.get("admin_emails", "").split(",") if e.strip()
+        )
+        self.throttle = LoginThrottle(
+            allowed=int(_number(secrets, "login_failures_allowed", LoginThrottle.allowed)),
+            window_s=int(_number(secrets, "login_failure_window_s", LoginThrottle.window_s)),
+            base_delay_s=_number(secrets, "login_lock_base_s", LoginThrottle.base_delay_s),
+            max_delay_s=_number(secrets, "login_lock_max_s", LoginThrottle.max_delay_s),
         )
 
     @staticmethod
@@ -129,8 +159,8 @@ class UserManagementModule(BaseModule):
         return uuid.uuid5(_REFRESH_NAMESPACE, command_id).hex
 
     def roles_for(self, email: str) -> tuple[str, ...]:
-        """Everybody is a user; the configured admin emails are admins too."""
-        return (USER_ROLE, ADMIN_ROLE) if email.lower() in self.admin_emails else (USER_ROLE,)
+        """Everybody is a user; the configured admin emails (compared as keys) are admins too."""
+        return (USER_ROLE, ADMIN_ROLE) if email_key(email) in self.admin_emails else (USER_ROLE,)
 
     def new_user(
         self, request: RegisterRequest, password_hash: str, command_id: str, now: datetime
@@ -139,6 +169,8 @@ class UserManagementModule(BaseModule):
             id=self.user_id_for(command_id),
             email=request.email,
             username=request.username,
+            email_key=email_key(request.email),
+            username_key=username_key(request.username),
             password_hash=password_hash,
             roles=self.roles_for(request.email),
             created_at=now,
@@ -172,6 +204,16 @@ class UserManagementModule(BaseModule):
 
     @staticmethod
     def taken(existing: User, request: RegisterRequest) -> Conflict:
-        """The conflict to report when ``existing`` already holds the email or username."""
-        field = "email" if existing.email == request.email else "username"
+        """The conflict to report when ``existing`` already holds the email or username (or
+        a spelling of it that normalizes the same)."""
+        field = "email" if existing.email_key == email_key(request.email) else "username"
         return Conflict(f"{field} is already taken", field=field)
+
+
+def _number(secrets: Mapping[str, str], name: str, default: float) -> float:
+    """The secret ``name`` as a number (``default`` when unset); a wrong one stops start-up."""
+    raw = secrets.get(name, str(default))
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigurationError(f"secret {name!r} must be a number, not {raw!r}") from None

@@ -4,7 +4,10 @@ The session stack runs with rate limits off (every e2e test calls from
 127.0.0.1). Limits are attacked on a second gateway with tight limits, which
 believes X-Forwarded-For only from 127.0.0.2: tests connect from that address to
 play a trusted proxy and give each test a client address of its own. Its broker
-is in memory and nobody consumes it, so its commands stay in flight.
+is in memory and nobody consumes it, so its commands stay in flight. A third
+gateway, ``guarded``, has the limits a deployment has (the routes' own, 10/minute
+on login) behind the same trusted proxy, on the session stack's broker: its
+commands run, so an attack spread over addresses can be played to the end.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -106,7 +110,28 @@ def limited_gateway(
         "HOOKLINE_TRUSTED_PROXIES": PROXY_ADDRESS,
         "HOOKLINE_MAX_COMMANDS_IN_FLIGHT": str(LIMITS["in_flight"]),
     }
-    log_path = tmp_path_factory.mktemp("limited") / "gateway.log"
+    with gateway_alone(env, tmp_path_factory.mktemp("limited") / "gateway.log") as gateway:
+        yield gateway
+
+
+@pytest.fixture(scope="session")
+def guarded(
+    stack: RunningStack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LimitedGateway]:
+    """A second gateway on the session stack, its broker included, with the default limits
+    on and the proxy trusted: what a deployment answers, one client address per test."""
+    env = {
+        **stack.env,
+        "HOOKLINE_RATE_LIMITS_ENABLED": "true",
+        "HOOKLINE_TRUSTED_PROXIES": PROXY_ADDRESS,
+    }
+    with gateway_alone(env, tmp_path_factory.mktemp("guarded") / "gateway.log") as gateway:
+        yield gateway
+
+
+@contextlib.contextmanager
+def gateway_alone(env: dict[str, str], log_path: Path) -> Iterator[LimitedGateway]:
+    """A gateway process with ``env``, healthy, stopped on exit; its log at ``log_path``."""
     port = free_port()
     with log_path.open("wb") as log:
         gateway = spawn(gateway_command(port), env, output=log)

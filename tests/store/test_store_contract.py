@@ -56,6 +56,20 @@ def test_find_one_by_id_field_and_or(users: Collection[Doc]) -> None:
     assert users.find_one({"_id": "missing"}) is None
 
 
+def test_find_by_a_missing_field_then_set_it(users: Collection[Doc]) -> None:
+    """{field: {$exists: false}} finds the records without it; $set gives it to one (the
+    user keys a worker backfills at start)."""
+    users.insert_many(
+        [
+            {"_id": "u1", "email": "a@x.io", "username": "a"},
+            {"_id": "u2", "email": "b@x.io", "username": "b", "email_key": "b@x.io"},
+        ]
+    )
+    assert [d["_id"] for d in users.find({"email_key": {"$exists": False}})] == ["u1"]
+    users.update_one({"_id": "u1"}, {"$set": {"email_key": "a@x.io"}})
+    assert users.count_documents({"email_key": {"$exists": False}}) == 0
+
+
 def test_projection_to_id_only(mongo_db: Database[Doc]) -> None:
     """A projection of {_id: 1} returns the id alone; of {run: 1}, the id and that field
     (the hook-run ledger's completion check)."""

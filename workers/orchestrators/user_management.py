@@ -1,14 +1,22 @@
-"""User management orchestrator: hashing, storage, tokens and the profile read model."""
+"""User management orchestrator: hashing, storage, tokens and the profile read model.
+
+Users are stored and found by their normalized keys (``identifiers.py``), and
+every login attempt is noted against its account before the password is looked
+at, so the module's throttle can close the account to a guesser (``throttle.py``).
+"""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from core.security import TokenType
-from events import CommandResult, NotFound, Unauthorized
+from core.security.attempts import AttemptLedger
+from events import CommandResult, ConfigurationError, NotFound, Unauthorized
 from modules.user_management import UserManagementModule
+from modules.user_management.identifiers import email_key, username_key
 from modules.user_management.models import (
     LoginRequest,
     LogoutResult,
@@ -22,6 +30,9 @@ from workers.documents import from_document, to_document
 from workers.orchestrator import Orchestrator
 
 PROFILE = "profile"
+# What the keyed digest of an email is for: the account's failed logins in Redis. Keyed, so
+# the key names no email and nobody without the sealing key can test a guess against it.
+LOGIN_ATTEMPTS = "login-attempts"
 
 
 class UserManagementOrchestrator(Orchestrator[UserManagementModule]):
@@ -37,11 +48,24 @@ class UserManagementOrchestrator(Orchestrator[UserManagementModule]):
         return self.result(profile, status_code=201)
 
     def login(self, ctx: CommandContext, request: LoginRequest) -> CommandResult:
-        user = self._find({"email": request.email})
+        """Tokens for the right email and password, unless the account is closed to logins.
+
+        The attempt is noted first, known email or not: refused, or with the wrong
+        password, it stays as a failure; with the right one the failures are cleared.
+        """
+        key = email_key(request.email)
+        subject = self.services.keys.digest(LOGIN_ATTEMPTS, key)
+        throttle, now = self.module.throttle, ctx.now.timestamp()
+        earlier = self._attempts.note(
+            subject, ctx.command.id, now, throttle.window_s, throttle.remembered
+        )
+        throttle.check(earlier, now)  # closed: refused before any password is checked
+        user = self._find({"email_key": key})
         matches = self.services.passwords.verify(
             user.password_hash if user else None, request.password
         )
         user = self.module.check_login(user, matches)
+        self._attempts.clear(subject)
         session = self.module.session_id_for(ctx.command.id)
         tokens, refresh_id = self._issue_tokens(user, session)
         self.services.sessions.open(session, user.id, refresh_id, self.module.refresh_token_ttl_s)
@@ -93,7 +117,7 @@ class UserManagementOrchestrator(Orchestrator[UserManagementModule]):
             if own is not None:
                 return own
             existing = self._find(
-                {"$or": [{"email": request.email}, {"username": request.username}]}
+                {"$or": [{"email_key": user.email_key}, {"username_key": user.username_key}]}
             )
             if existing is None:
                 raise  # the clash is gone already; let the retry policy run it again
@@ -121,7 +145,32 @@ class UserManagementOrchestrator(Orchestrator[UserManagementModule]):
         return self._find({"_id": user_id})
 
     def find_by_username(self, username: str) -> User | None:
-        return self._find({"username": username})
+        """The user ``username`` names, however it is cased or spelled (``Alice`` is alice)."""
+        return self._find({"username_key": username_key(username)})
+
+    def ensure_indexes(self) -> None:
+        """Give records from before the keys existed their keys, then build the indexes.
+
+        Two such records that normalize the same (``alice`` and ``Alice``, registered
+        before) cannot both be kept unique: start-up stops and says so.
+        """
+        users = self.collection("users")
+        try:
+            for document in users.find({"username_key": {"$exists": False}}):
+                keys = {
+                    "email_key": email_key(document["email"]),
+                    "username_key": username_key(document["username"]),
+                }
+                users.update_one({"_id": document["_id"]}, {"$set": keys})
+            super().ensure_indexes()
+        except OperationFailure as e:  # a duplicate key, on an update or the index build
+            raise ConfigurationError(
+                f"two users share a normalized email or username; rename one, then start again: {e}"
+            ) from e
+
+    @functools.cached_property
+    def _attempts(self) -> AttemptLedger:
+        return AttemptLedger(self.services.redis)
 
     def _find(self, query: dict[str, Any]) -> User | None:
         document = self.collection("users").find_one(query)
