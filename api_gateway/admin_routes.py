@@ -11,10 +11,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from api_gateway.admission import Policy
+from api_gateway.admission import Caller, Policy
 from api_gateway.bodies import validate
-from api_gateway.commands import new_command, services_of, submit
-from events import Actor, Command, DeadLetterQuery, DeadLetterRef
+from api_gateway.commands import new_command, services_of, submit_waiting
+from events import Command, DeadLetterQuery, DeadLetterRef
 from events.admin import LIST_DEAD_LETTERS, REPLAY_DEAD_LETTER, SHOW_DEAD_LETTER
 
 
@@ -28,32 +28,37 @@ def admin_routes() -> list[Route]:
 
 async def list_dead_letters(request: Request) -> Response:
     """``GET /admin/dead-letters?status=&limit=&before=``: newest first."""
-    actor = await _admin(request)
+    caller = await _admin(request)
     payload = validate(DeadLetterQuery, dict(request.query_params))
-    return await _run(request, new_command(request, LIST_DEAD_LETTERS, payload, actor))
+    return await _run(
+        request, caller, new_command(request, LIST_DEAD_LETTERS, payload, caller.actor)
+    )
 
 
 async def show_dead_letter(request: Request) -> Response:
-    actor = await _admin(request)
+    caller = await _admin(request)
     payload = validate(DeadLetterRef, {"id": request.path_params["letter_id"]})
-    return await _run(request, new_command(request, SHOW_DEAD_LETTER, payload, actor))
+    return await _run(
+        request, caller, new_command(request, SHOW_DEAD_LETTER, payload, caller.actor)
+    )
 
 
 async def replay_dead_letter(request: Request) -> Response:
     """Send the letter's envelope again; answers the letter, now ``replaying``."""
-    actor = await _admin(request)
+    caller = await _admin(request)
     payload = validate(DeadLetterRef, {"id": request.path_params["letter_id"]})
-    return await _run(request, new_command(request, REPLAY_DEAD_LETTER, payload, actor))
+    return await _run(
+        request, caller, new_command(request, REPLAY_DEAD_LETTER, payload, caller.actor)
+    )
 
 
 DEAD_LETTERS_POLICY = Policy("admin.dead_letters", permission="dead_letters:manage")
 
 
-async def _admin(request: Request) -> Actor:
+async def _admin(request: Request) -> Caller:
     """The caller, admitted by the gate only with the dead_letters:manage permission."""
-    caller = await services_of(request).gate.admit(request, DEAD_LETTERS_POLICY)
-    return caller.actor
+    return await services_of(request).gate.admit(request, DEAD_LETTERS_POLICY)
 
 
-async def _run(request: Request, command: Command) -> Response:
-    return await submit(request, command, services_of(request).settings.max_wait_s)
+async def _run(request: Request, caller: Caller, command: Command) -> Response:
+    return await submit_waiting(request, command, caller)
