@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import redis
 import redis.asyncio
 
 from api_gateway.commands import MAY_BE_DONE
 from api_gateway.watcher import CommandWatcher
 from core import keys
+from core.command_state import CommandStateStore
+from events import HookRun, HookRunStatus
 from hookline.stack import ensure_redis
 from tests.stack_fixtures import free_port
 
@@ -51,5 +54,44 @@ def test_waiters_are_woken_whenever_the_watcher_subscribes_again(tmp_path: Path)
 
     try:
         asyncio.run(scenario())
+    finally:
+        server.stop()
+
+
+def test_a_traced_hook_run_wakes_the_streams_of_its_command(tmp_path: Path) -> None:
+    """Each hook run traced is published on its command's channel ('hook'), so a stream
+    shows it as it happens; a wait for the outcome does not wake for it."""
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    server = ensure_redis(url, tmp_path)
+    run = HookRun(
+        event="thing_done",
+        event_id="e1",
+        module="audit",
+        handler="record",
+        priority=0,
+        status=HookRunStatus.SUCCEEDED,
+        attempts=1,
+        duration_ms=1.0,
+    )
+
+    async def scenario() -> bool:
+        client = redis.asyncio.Redis.from_url(url, decode_responses=True)
+        watcher = CommandWatcher(client)
+        async with watcher.watch("c1", MAY_BE_DONE) as outcome, watcher.watch("c1") as stream:
+            await watcher.start()
+            await woken(outcome, stream)  # subscribed
+            outcome.clear()
+            stream.clear()
+            sync_client = redis.Redis.from_url(url)
+            assert CommandStateStore(sync_client, ttl_s=60).record_hook_run("c1", run)
+            sync_client.close()
+            await woken(stream)
+            woke_outcome = outcome.is_set()
+        await watcher.stop()
+        await client.aclose()
+        return woke_outcome
+
+    try:
+        assert asyncio.run(scenario()) is False
     finally:
         server.stop()
