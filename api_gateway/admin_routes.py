@@ -13,10 +13,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from api_gateway.admission import Policy
+from api_gateway.admission import Caller, Policy
 from api_gateway.bodies import validate
-from api_gateway.commands import new_command, services_of, submit
-from events import Actor, Command, DeadLetterQuery, DeadLetterRef
+from api_gateway.commands import new_command, services_of, submit_waiting
+from events import Command, DeadLetterQuery, DeadLetterRef
 from events.admin import LIST_DEAD_LETTERS, PERMISSION_OF, REPLAY_DEAD_LETTER, SHOW_DEAD_LETTER
 
 
@@ -30,32 +30,37 @@ def admin_routes() -> list[Route]:
 
 async def list_dead_letters(request: Request) -> Response:
     """``GET /admin/dead-letters?status=&limit=&before=``: newest first."""
-    actor = await _admitted(request, LIST_DEAD_LETTERS)
+    caller = await _admitted(request, LIST_DEAD_LETTERS)
     payload = validate(DeadLetterQuery, dict(request.query_params))
-    return await _run(request, new_command(request, LIST_DEAD_LETTERS, payload, actor))
+    return await _run(
+        request, caller, new_command(request, LIST_DEAD_LETTERS, payload, caller.actor)
+    )
 
 
 async def show_dead_letter(request: Request) -> Response:
-    actor = await _admitted(request, SHOW_DEAD_LETTER)
+    caller = await _admitted(request, SHOW_DEAD_LETTER)
     payload = validate(DeadLetterRef, {"id": request.path_params["letter_id"]})
-    return await _run(request, new_command(request, SHOW_DEAD_LETTER, payload, actor))
+    return await _run(
+        request, caller, new_command(request, SHOW_DEAD_LETTER, payload, caller.actor)
+    )
 
 
 async def replay_dead_letter(request: Request) -> Response:
     """Send the letter's envelope again; answers the letter, now ``replaying``."""
-    actor = await _admitted(request, REPLAY_DEAD_LETTER)
+    caller = await _admitted(request, REPLAY_DEAD_LETTER)
     payload = validate(DeadLetterRef, {"id": request.path_params["letter_id"]})
-    return await _run(request, new_command(request, REPLAY_DEAD_LETTER, payload, actor))
+    return await _run(
+        request, caller, new_command(request, REPLAY_DEAD_LETTER, payload, caller.actor)
+    )
 
 
 POLICIES = {name: Policy(name, permission=PERMISSION_OF[name]) for name in PERMISSION_OF}
 
 
-async def _admitted(request: Request, command: str) -> Actor:
+async def _admitted(request: Request, command: str) -> Caller:
     """The caller, admitted by the gate only with the permission ``command`` needs."""
-    caller = await services_of(request).gate.admit(request, POLICIES[command])
-    return caller.actor
+    return await services_of(request).gate.admit(request, POLICIES[command])
 
 
-async def _run(request: Request, command: Command) -> Response:
-    return await submit(request, command, services_of(request).settings.max_wait_s)
+async def _run(request: Request, caller: Caller, command: Command) -> Response:
+    return await submit_waiting(request, command, caller)

@@ -1,13 +1,20 @@
 """Reading and validating JSON request bodies into the route's declared model.
 
 Hostile input stops here, before anything is written: an oversized body (413),
-malformed or too deeply nested JSON or broken Unicode (400), MongoDB operators
-or dotted names as keys anywhere (422), unknown fields or bad values (422).
+malformed or too deeply nested JSON, a name given twice in one object, or broken
+Unicode (400), MongoDB operators or dotted names as keys anywhere (422), unknown
+fields or bad values (422).
+
+A name given twice (``{"amount": 1, "amount": 999999}``) is refused rather than
+resolved: RFC 8259 leaves its meaning open, Python keeps the last value and
+another parser in front of the gateway (a proxy, a WAF, a signature check) may
+have judged the first.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
 from api_gateway.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from api_gateway.header_numbers import header_number
 from events import InvalidInput
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -25,8 +33,8 @@ _Where = tuple[Any, str] | None
 
 async def read_json(request: Request) -> Any:
     """The parsed JSON body; refuses what is too large, not JSON, or malformed."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    declared = header_number(request.headers.get("content-length", ""))
+    if declared is not None and declared > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"the body exceeds {MAX_BODY_BYTES} bytes")
     content_type = request.headers.get("content-type", "application/json")
     if content_type.split(";")[0].strip() not in ("application/json", ""):
@@ -37,7 +45,7 @@ async def read_json(request: Request) -> Any:
         if len(body) > MAX_BODY_BYTES:
             raise PayloadTooLarge(f"the body exceeds {MAX_BODY_BYTES} bytes")
     try:
-        data = json.loads(body) if body else {}
+        data = json.loads(body, object_pairs_hook=_object) if body else {}
     except ValueError as e:  # malformed JSON, bad UTF-8, an integer with thousands of digits
         raise BadRequest(f"the body is not valid JSON: {e}") from e
     except RecursionError as e:
@@ -46,8 +54,27 @@ async def read_json(request: Request) -> Any:
     return data
 
 
+class _Repeated(dict[str, Any]):
+    """A JSON object that gave ``name`` more than once; ``check_json`` refuses it, naming
+    where it sits (the decoder's hook does not know)."""
+
+    def __init__(self, pairs: list[tuple[str, Any]], name: str) -> None:
+        super().__init__(pairs)
+        self.name = name
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Each JSON object as the decoder reads it: a dict, or ``_Repeated`` if a name repeats."""
+    found = dict(pairs)
+    if len(found) == len(pairs):
+        return found
+    counts = Counter(name for name, _ in pairs)
+    return _Repeated(pairs, next(name for name, count in counts.items() if count > 1))
+
+
 def check_json(data: Any) -> None:
-    """Refuse operator keys (``$gt``), dotted keys and strings that are not valid Unicode.
+    """Refuse names given twice in one object, operator keys (``$gt``), dotted keys and
+    strings that are not valid Unicode.
 
     Walks without recursion (the depth is the client's choice); a location is a
     (parent, name) pair, so deep nesting costs no path copying.
@@ -55,6 +82,9 @@ def check_json(data: Any) -> None:
     stack: list[tuple[_Where, Any]] = [(None, data)]
     while stack:
         where, value = stack.pop()
+        if isinstance(value, _Repeated):
+            field = _path((where, value.name))
+            raise BadRequest(f"{field}: given more than once in one object", field=field)
         if isinstance(value, dict):
             for key, inner in value.items():
                 here = (where, str(key))

@@ -7,8 +7,9 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -35,12 +36,10 @@ from api_gateway.services import GatewayServices
 from core import logs
 from core.command_state import SETTLED, CommandDocument
 from core.sealing import seal_command
-from events import TERMINAL, Actor, Command, CommandStatus, NotFound
+from events import TERMINAL, Actor, Command, CommandStatus, NotFound, is_id
 
 log = logging.getLogger(__name__)
 
-# Waiters re-read the state at least this often, in case a pub/sub message was lost.
-RECHECK_INTERVAL_S = 0.5
 # The changes after which a command may be done; others (running, retrying) cannot end a wait.
 MAY_BE_DONE = frozenset({*(str(status) for status in TERMINAL), SETTLED})
 CORRELATION_HEADER = "x-correlation-id"
@@ -77,48 +76,100 @@ def new_command(
 
 
 async def submit_for(request: Request, command: Command, caller: Caller) -> Response:
-    """A caller's command: at most one per Idempotency-Key and route, within the in-flight cap."""
+    """A caller's command: at most one per Idempotency-Key and route, within the in-flight cap.
+
+    Its headers are read first and its open wait taken (``Prefer: wait``), so a bad header
+    or one wait too many costs nothing; then the key's claim and the in-flight slot, each
+    undone if anything stops the request before the broker took the command (``_holding``).
+    """
+    services = services_of(request)
+    wait_s = requested_wait_s(request, services.settings.max_wait_s)
     key = idempotency_key(request)
-    if key is None:
-        return await _accept(request, command, caller, [])
+    with services.waits.held(caller.identity, wait_s):
+        async with _holding() as holds:
+            if key is not None:
+                replay = await _claim_or_follow(
+                    request, command, caller, key, wait_s=wait_s, holds=holds
+                )
+                if replay is not None:
+                    return replay
+            holds.add(functools.partial(services.in_flight.release, caller.identity, command.id))
+            await services.in_flight.reserve(caller.identity, command.id)
+            return await submit(request, command, wait_s, holds)
+
+
+async def submit_waiting(request: Request, command: Command, caller: Caller) -> Response:
+    """A command the route answers once it is done (a query rebuilding its read model, an
+    admin command), within the longest wait, else 202; an open wait of the caller's."""
+    services = services_of(request)
+    wait_s = services.settings.max_wait_s
+    with services.waits.held(caller.identity, wait_s):
+        return await submit(request, command, wait_s)
+
+
+async def _claim_or_follow(
+    request: Request, command: Command, caller: Caller, key: str, *, wait_s: int, holds: Holds
+) -> Response | None:
+    """Claim ``key`` for ``command`` (None: a new key, or an abandoned claim taken over), or
+    answer from the command the key already stands for."""
     services = services_of(request)
     scope = KeyScope(caller.identity, command.name)
     claim = Claim(command_id=command.id, fingerprint=fingerprint(services.keys, command))
+    # Before the claim: the release deletes the record only while it names this command.
+    holds.add(functools.partial(services.idempotency.release, scope, key, command.id))
     earlier = await services.idempotency.claim(scope, key, claim)
-    if earlier is not None:
-        try:
-            return await follow(request, earlier, caller.actor)
-        except AbandonedClaim:
-            if not await services.idempotency.take_over(scope, key, earlier, claim):
-                raise _in_use(earlier.command_id) from None
-    release = functools.partial(services.idempotency.release, scope, key, command.id)
-    return await _accept(request, command, caller, [release])
-
-
-async def _accept(request: Request, command: Command, caller: Caller, undo: list[Undo]) -> Response:
-    """Count the command against the caller's cap and submit it; ``undo`` runs if it is not
-    accepted, whatever stops it (a cancelled request included)."""
-    services = services_of(request)
+    if earlier is None:
+        return None
     try:
-        await services.in_flight.reserve(caller.identity, command.id)
+        return await follow(request, earlier, caller.actor, wait_s)
+    except AbandonedClaim:
+        if not await services.idempotency.take_over(scope, key, earlier, claim):
+            raise _in_use(earlier.command_id) from None
+    return None
+
+
+class Holds:
+    """What a request claimed or reserved for its command (an Idempotency-Key, an in-flight
+    slot), as the steps that free it; kept once the broker took the command."""
+
+    def __init__(self) -> None:
+        self.steps: list[Undo] = []
+
+    def add(self, step: Undo) -> None:
+        """``step`` frees what the request is about to claim; it must be harmless if nothing
+        was claimed (a compare-and-delete, a set removal)."""
+        self.steps.append(step)
+
+    def keep(self) -> None:
+        """The command is accepted (or may be): nothing is freed any more."""
+        self.steps.clear()
+
+
+@contextlib.asynccontextmanager
+async def _holding() -> AsyncIterator[Holds]:
+    """The one place where what a request holds is freed: whatever stops it before its
+    command is accepted (a bad header, a refusal, a store error, a cancellation)."""
+    holds = Holds()
+    try:
+        yield holds
     except BaseException:
-        await _run(undo)
+        with anyio.CancelScope(shield=True):  # a cancelled request still frees what it held
+            await _run(holds.steps)
         raise
-    undo.append(functools.partial(services.in_flight.release, caller.identity, command.id))
-    return await submit(request, command, undo=undo)
 
 
 async def submit(
-    request: Request, command: Command, wait_s: int | None = None, undo: list[Undo] | None = None
+    request: Request, command: Command, wait_s: int, holds: Holds | None = None
 ) -> Response:
-    """Accept ``command``; answer with its outcome if it ends within the wait, else 202.
+    """Accept ``command``; answer with its outcome if it ends within ``wait_s``, else 202.
 
-    ``undo`` runs when the broker does not take the command, so nothing is half-accepted.
+    ``holds`` are kept once the broker has the command, and when the request is cancelled
+    while it is on its way (it may still get there: the key's claim then names it, see
+    ``api_gateway.idempotency``); they are freed when the publisher refuses it.
     """
     services = services_of(request)
     logs.command_id.set(command.id)
-    if wait_s is None:
-        wait_s = requested_wait_s(request, services.settings.max_wait_s)
+    held = holds or Holds()
     headers: dict[str, str] = {}
     if command.actor.is_anonymous:
         claim = CommandClaim.new()
@@ -127,9 +178,10 @@ async def submit(
     async with services.watcher.watch(command.id, MAY_BE_DONE) as changed:
         try:
             await services.publisher.publish(command)  # recorded, on the broker, confirmed
-        except Exception:
-            await _run(undo or [])
+        except asyncio.CancelledError:
+            held.keep()
             raise
+        held.keep()
         document = await wait_for(services, command.id, changed, wait_s) if wait_s else None
     if document is not None and document.status.is_terminal:
         headers["Preference-Applied"] = f"wait={wait_s}"
@@ -137,7 +189,7 @@ async def submit(
     return accepted_response(command.id, headers)
 
 
-async def follow(request: Request, earlier: EarlierClaim, actor: Actor) -> Response:
+async def follow(request: Request, earlier: EarlierClaim, actor: Actor, wait_s: int) -> Response:
     """Answer a repeated request from the command its key already stands for.
 
     A finished command is replayed: its outcome, as first answered. One still in
@@ -148,7 +200,6 @@ async def follow(request: Request, earlier: EarlierClaim, actor: Actor) -> Respo
     Raises ``AbandonedClaim`` when the key names a command that never runs.
     """
     services = services_of(request)
-    wait_s = requested_wait_s(request, services.settings.max_wait_s)
     command_id = earlier.command_id
     document = await _current(services, command_id, wait_s)
     if _never_runs(document, earlier):
@@ -224,11 +275,12 @@ async def wait_for(
     Just published, the command cannot be done yet, so the first read waits for a
     wake-up (or the recheck timer) like every later one.
     """
+    recheck_s = services.settings.wait_recheck_s
     deadline = time.monotonic() + wait_s
     while True:
         remaining = deadline - time.monotonic()
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(max(0.0, min(remaining, RECHECK_INTERVAL_S))):
+            async with asyncio.timeout(max(0.0, min(remaining, recheck_s))):
                 await changed.wait()
         changed.clear()  # before reading: a change after this read sets it again
         document = await services.state.read(command_id)
@@ -282,8 +334,11 @@ async def command_document(request: Request) -> Response:
 
 async def readable_document(request: Request, actor: Actor) -> CommandDocument:
     """The path's command if ``actor`` may read it; ``NotFound`` whether it is missing or not
-    theirs, so nobody learns which ids exist."""
+    theirs, so nobody learns which ids exist. An id of another shape than ours names no
+    command, and is never read (``x:hooks`` would read another key)."""
     command_id = request.path_params["command_id"]
+    if not is_id(command_id):
+        raise NotFound("no such command")
     document = await services_of(request).state.read(command_id)
     if document is None or not may_read(actor, request, document):
         raise NotFound(f"no command {command_id}")

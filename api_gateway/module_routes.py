@@ -10,7 +10,7 @@ from starlette.routing import Route as HttpRoute
 
 from api_gateway.admission import Policy
 from api_gateway.bodies import check_json, check_query, read_json, validate
-from api_gateway.commands import new_command, services_of, submit, submit_for
+from api_gateway.commands import new_command, services_of, submit_for, submit_waiting
 from api_gateway.rate_limits import parse_limits
 from core.read_models import SHARED_KEY, caller_key
 from events import InvalidInput, RegistrationError, sensitive_fields
@@ -90,7 +90,8 @@ def query_endpoint(cls: type[BaseModule], route: Route, policy: Policy) -> Endpo
 
     async def endpoint(request: Request) -> Response:
         services = services_of(request)
-        actor = (await services.gate.admit(request, policy)).actor
+        caller = await services.gate.admit(request, policy)
+        actor = caller.actor
         query = check_query(request.query_params, route.request)
         params = validate(route.request, query) if route.request else {}
         key = SHARED_KEY if route.shared_read_model else caller_key(actor)
@@ -102,7 +103,7 @@ def query_endpoint(cls: type[BaseModule], route: Route, policy: Policy) -> Endpo
         if found is not None:
             return JSONResponse(found)
         command = new_command(request, name, params, actor)
-        return await submit(request, command, services.settings.max_wait_s)
+        return await submit_waiting(request, command, caller)
 
     return endpoint
 

@@ -209,7 +209,8 @@ def _prefer_header() -> dict[str, Any]:
         "name": "Prefer",
         "in": "header",
         "required": False,
-        "description": "`wait=N` (N ≤ 30): answer with the outcome if it comes within N seconds",
+        "description": "`wait=N` (N ≤ 30): answer with the outcome if it comes within N "
+        "seconds; a `wait` that is not ASCII digits is a 400",
         "schema": {"type": "string"},
         "example": "wait=10",
     }

@@ -10,6 +10,7 @@ from api_gateway.schemas import SchemaSet
 from api_gateway.stream import StatusChange
 from core.command_state import CommandDocument
 from events import PROBLEM_MEDIA_TYPE, HookRun, Problem
+from events.envelopes import ID_PATTERN
 
 
 class AcceptedCommand(BaseModel):
@@ -142,7 +143,12 @@ def _text(media_type: str, description: str) -> dict[str, Any]:
 
 def platform_paths(schemas: SchemaSet) -> dict[str, Any]:
     command_id = [
-        {"name": "command_id", "in": "path", "required": True, "schema": {"type": "string"}},
+        {
+            "name": "command_id",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "pattern": ID_PATTERN},
+        },
         CLAIM_PARAMETER,
     ]
     optional_auth: list[dict[str, list[str]]] = [{}, {"bearerAuth": []}]
@@ -205,6 +211,7 @@ def platform_paths(schemas: SchemaSet) -> dict[str, Any]:
                 "200": _event_stream(schemas, command["content"]["application/json"]["schema"]),
                 "401": _problem(schemas, "Invalid token"),
                 "404": not_found,
+                "429": _problem(schemas, "Too many open waits and streams; see `Retry-After`"),
             },
             parameters=command_id,
             security=optional_auth,

@@ -16,6 +16,7 @@ from api_gateway.idempotency import IdempotencyStore
 from api_gateway.in_flight import InFlightLimiter
 from api_gateway.publisher import CommandPublisher
 from api_gateway.rate_limits import CallerLimits, RateLimiter, parse_limits
+from api_gateway.waits import OpenWaits
 from api_gateway.watcher import CommandWatcher
 from core.celery_app import make_celery
 from core.command_state import AsyncCommandStateStore, CommandStateStore
@@ -54,6 +55,7 @@ class GatewayServices:
     gate: Gate
     in_flight: InFlightLimiter
     idempotency: IdempotencyStore
+    waits: OpenWaits
 
     @classmethod
     def build(
@@ -95,6 +97,7 @@ class GatewayServices:
             idempotency=IdempotencyStore(
                 client, min(settings.idempotency_ttl_s, settings.command_ttl_s)
             ),
+            waits=OpenWaits(settings.max_open_waits_per_caller, settings.max_open_waits),
         )
 
     async def start(self) -> None:

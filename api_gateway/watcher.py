@@ -1,8 +1,12 @@
 """Waking requests that wait for a command: one pattern subscription per gateway process.
 
-Workers publish on a command's channel at every status change; this listener
-sets the matching waiters. Waiters also re-read the state on a short timer, so
-a message lost while Redis reconnects costs latency, never correctness.
+Workers publish on a command's channel at every status change, when its hooks
+settle, and at each hook run traced; this listener sets the matching waiters.
+A message can only be lost while the subscription is down (Redis went away, or
+dropped a subscriber that fell behind), so each time the subscription is (re)made
+(Redis confirms it) every waiter is woken to re-read its command once. Waiters
+also re-read on a long timer (``wait_recheck_s``), in case a message is lost
+anyway: then it costs latency, never correctness.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio
 
@@ -73,15 +78,26 @@ class CommandWatcher:
                 await asyncio.sleep(RECONNECT_DELAY_S)
 
     async def _listen(self) -> None:
-        async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+        async with self._redis.pubsub() as pubsub:
             await pubsub.psubscribe(keys.COMMAND_CHANGES_PATTERN)
             while True:
                 # A bounded read: an idle channel is not a socket timeout (and a reconnect).
-                message = await pubsub.get_message(
-                    ignore_subscribe_messages=True, timeout=LISTEN_POLL_S
-                )
+                message = await pubsub.get_message(timeout=LISTEN_POLL_S)
                 if message is not None:
-                    self.notify(keys.command_id_from_channel(message["channel"]), message["data"])
+                    self.handle(message)
+
+    def handle(self, message: dict[str, Any]) -> None:
+        """A change wakes its command's waiters; a (re)subscription confirmed wakes them all,
+        for whatever changed while nobody listened."""
+        if message["type"] == "pmessage":
+            self.notify(keys.command_id_from_channel(message["channel"]), message["data"])
+        elif message["type"] == "psubscribe":
+            self.wake_all()
+
+    def wake_all(self) -> None:
+        for waiters in self._waiters.values():
+            for waiter in waiters:
+                waiter.changed.set()
 
     def notify(self, command_id: str, change: str) -> None:
         """Wake the waiters of ``command_id`` that care about ``change``."""

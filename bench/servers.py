@@ -79,6 +79,8 @@ class Servers:
             # One client address makes every request: per-IP limits would measure the limiter.
             "HOOKLINE_RATE_LIMITS_ENABLED": "false",
             "HOOKLINE_MAX_COMMANDS_IN_FLIGHT": "1000000",
+            "HOOKLINE_MAX_OPEN_WAITS_PER_CALLER": "1000000",
+            "HOOKLINE_MAX_OPEN_WAITS": "1000000",
             "HOOKLINE_MODULE_PACKAGES": MODULE_PACKAGE,
             "HOOKLINE_ORCHESTRATOR_PACKAGES": ORCHESTRATOR_PACKAGE,
             "HOOKLINE_MODULES": "probe",

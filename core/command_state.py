@@ -93,14 +93,16 @@ return redis.call('SCARD', KEYS[1])
 """
 
 
-# KEYS: trace list, once set. ARGV: run record, ttl, once key ('' for none). Appends the
-# record unless a record with the same once key was appended before; 1 when it appended.
+# KEYS: trace list, once set, channel. ARGV: run record, ttl, once key ('' for none).
+# Appends the record unless a record with the same once key was appended before, and
+# publishes 'hook' (event streams show each run as it is traced); 1 when it appended.
 _RECORD_HOOK_RUN = """
 local once = ARGV[3] ~= ''
 if once and redis.call('SADD', KEYS[2], ARGV[3]) == 0 then return 0 end
 redis.call('RPUSH', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 if once then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
+redis.call('PUBLISH', KEYS[3], 'hook')
 return 1
 """
 
@@ -350,7 +352,11 @@ class CommandStateStore:
         """Append ``run`` to the command's hook trace; with ``once``, only the first time
         that key is given (a completion is traced once, whoever traces it). True if added."""
         added = self._record_hook_run(
-            keys=[keys.command_hooks(command_id), keys.command_hooks_once(command_id)],
+            keys=[
+                keys.command_hooks(command_id),
+                keys.command_hooks_once(command_id),
+                keys.command_changes(command_id),
+            ],
             args=[run.model_dump_json(), self._ttl_s, once],
         )
         return bool(added)

@@ -34,7 +34,8 @@ def command_secret(command_id: str) -> str:
 
 
 def command_changes(command_id: str) -> str:
-    """Pub/sub channel: a message on every status change and when the hooks settle."""
+    """Pub/sub channel: a message on every status change, at each hook run traced (`hook`)
+    and when the hooks settle (`settled`)."""
     return f"{PREFIX}:cmd:{command_id}:changes"
 
 

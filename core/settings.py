@@ -101,6 +101,19 @@ class Settings(BaseSettings):
     # Failpoints to arm (core/failpoints.py), e.g. "hooks.after_effect=exit:0.1"; tests only.
     failpoints: str = ""
 
+    # Open waits (api_gateway/waits.py): requests parked until their command is done (a
+    # `Prefer: wait`, a query or admin route's wait) and event streams. A gateway process
+    # holds at most this many per caller (user, API key, or address for anonymous callers)
+    # and this many in all; one more is a 429 with Retry-After, refused before anything is
+    # claimed or reserved for it. Counted per process: a caller using n gateways may hold
+    # n times the per-caller cap.
+    max_open_waits_per_caller: int = Field(10, ge=1)
+    max_open_waits: int = Field(1000, ge=1)
+    # Waits and streams wake on the gateway's pub/sub subscription (api_gateway/watcher.py),
+    # which wakes all of them when it (re)subscribes; they re-read their command unwoken this
+    # often too, in case a message was lost anyway.
+    wait_recheck_s: float = Field(10.0, gt=0, le=60)
+
     @field_validator(
         "modules", "trusted_proxies", "module_packages", "orchestrator_packages", mode="before"
     )

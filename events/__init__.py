@@ -16,6 +16,7 @@ from events.envelopes import (
     CommandResult,
     Event,
     Sealed,
+    is_id,
     new_id,
     utc_now,
 )
@@ -94,6 +95,7 @@ __all__ = [
     "Unauthorized",
     "check_transition",
     "hook_run_id",
+    "is_id",
     "new_id",
     "predecessors",
     "sensitive_fields",

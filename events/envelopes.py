@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,17 @@ def utc_now() -> datetime:
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+# What ``new_id`` makes: 32 lowercase hex digits. A command id given in a URL is checked
+# against it before it names anything in Redis (``x:hooks`` would name another key).
+ID_PATTERN = "^[0-9a-f]{32}$"
+_ID = re.compile("[0-9a-f]{32}")
+
+
+def is_id(text: str) -> bool:
+    """Whether ``text`` has the shape of an id ``new_id`` makes."""
+    return _ID.fullmatch(text) is not None
 
 
 class Actor(BaseModel):

@@ -81,6 +81,8 @@ def stack_env(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> dic
         # Every e2e test calls from 127.0.0.1: limits are tested on a gateway of their own.
         "HOOKLINE_RATE_LIMITS_ENABLED": "false",
         "HOOKLINE_MAX_COMMANDS_IN_FLIGHT": "1000",
+        # Some e2e tests wait on hundreds of commands at once as one user.
+        "HOOKLINE_MAX_OPEN_WAITS_PER_CALLER": "1000",
         "HOOKLINE_WORKER_METRICS_PORT": str(free_port()),
         # An account closed by failed logins reopens within seconds (tests/security).
         "HOOKLINE_USER_MANAGEMENT_LOGIN_LOCK_MAX_S": str(LOGIN_LOCK_MAX_S),

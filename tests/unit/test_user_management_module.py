@@ -193,8 +193,12 @@ def test_admin_emails_match_under_the_same_key_as_registration() -> None:
     """A configured admin email is recognised in any spelling that registers as it."""
     m = UserManagementModule()
     m.initialize(
-        {"access_token_ttl_s": "60", "refresh_token_ttl_s": "600", "admin_emails": "Ops@Example.com"}
+        {
+            "access_token_ttl_s": "60",
+            "refresh_token_ttl_s": "600",
+            "admin_emails": "Ops@Example.com",
+        }
     )
     assert "admin" in m.roles_for("ops@example.com.")
-    assert "admin" in m.roles_for("ＯＰＳ@example.com")
+    assert "admin" in m.roles_for("\uff2f\uff30\uff33@example.com")  # fullwidth OPS
     assert m.roles_for("ops2@example.com") == ("user",)
