@@ -22,7 +22,7 @@ from api_gateway.bans import Bans
 from api_gateway.client_ip import IpNetwork, client_ip
 from api_gateway.errors import TooManyRequests
 from api_gateway.rate_limits import CallerLimits, RateLimiter
-from events import Actor
+from events import Actor, Forbidden
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class Policy:
     auth: bool = True
     permission: str | None = None
     rate_limit: tuple[RateLimitItem, ...] = ()
+    users_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,8 @@ class Gate:
                 who = route_identity(policy, caller)
                 await throttle.enforce(who, scope, policy.rate_limit, checked)
         self.authenticator.roles.require(caller.actor, policy.permission)
+        if policy.users_only and caller.actor.api_key_id is not None:
+            raise Forbidden("this route acts on a user's own account; an API key has none")
         return caller
 
 

@@ -62,6 +62,7 @@ def _policy(name: str, route: Route, rate_limit: str | None) -> Policy:
         auth=route.auth,
         permission=route.permission,
         rate_limit=parse_limits(rate_limit, where) if rate_limit else (),
+        users_only=route.users_only,
     )
 
 

@@ -85,6 +85,9 @@ class Route:
     rate_limit: str | None = None
     # A query whose read model is one view for every caller (an admin list), not per caller.
     shared_read_model: bool = False
+    # The route acts on the calling user's own account (a wallet, a profile): an API key has
+    # none, so the gateway refuses keys here rather than running a command that cannot work.
+    users_only: bool = False
     # The model of the outcome's body (or of the read model); documentation only.
     response: type[BaseModel] | None = None
 

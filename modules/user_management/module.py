@@ -76,6 +76,7 @@ class UserManagementModule(BaseModule):
             "/userauth/logout",
             "logout",
             permission="session:logout",
+            users_only=True,
             summary="End every session of the caller",
         ),
         Route(
@@ -83,6 +84,7 @@ class UserManagementModule(BaseModule):
             "/userauth/me",
             "me",
             permission="profile:read",
+            users_only=True,
             mode=RouteMode.QUERY,
             read_model="profile",
             summary="The caller's profile",

@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from core import keys
-from tests.security.conftest import commands_of, key_header, minted
+from tests.security.conftest import assert_refused, commands_of, key_header, minted
 
 pytestmark = pytest.mark.e2e
 
@@ -35,3 +35,21 @@ def test_a_keys_second_read_is_served_from_its_read_model(
     assert second.status_code == 200 and "Location" not in second.headers
     assert second.json() == first.json() == {"items": [], "next": None}
     assert commands_of(redis_client, principal) == 1
+
+
+def test_a_key_on_a_users_own_account_is_403_and_starts_nothing(
+    client: httpx.Client, admin: dict[str, str], redis_client: redis.Redis
+) -> None:
+    """A key has no wallet, profile or transfers: those routes (``users_only``) refuse it at
+    the gateway, instead of a command per request that the worker answers 404."""
+    created = minted(client, admin, "wallet:read", "wallet:deposit", "transactions:read")
+    key = {**key_header(created), "Prefer": "wait=10"}
+    for _ in range(3):
+        for refused in (
+            client.get("/wallet/balance", headers=key),
+            client.get("/transactions", headers=key),
+            client.post("/wallet/deposit", json={"amount": 1}, headers=key),
+        ):
+            assert_refused(refused, 403)
+            assert "API key" in refused.json()["detail"]
+    assert commands_of(redis_client, f"key:{created['key_id']}") == 0
