@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from api_gateway.admission import Caller, Policy
-from api_gateway.bodies import validate
+from api_gateway.bodies import check_query, validate
 from api_gateway.commands import new_command, services_of, submit_waiting
 from events import Command, DeadLetterQuery, DeadLetterRef
 from events.admin import LIST_DEAD_LETTERS, PERMISSION_OF, REPLAY_DEAD_LETTER, SHOW_DEAD_LETTER
@@ -31,7 +31,7 @@ def admin_routes() -> list[Route]:
 async def list_dead_letters(request: Request) -> Response:
     """``GET /admin/dead-letters?status=&limit=&before=``: newest first."""
     caller = await _admitted(request, LIST_DEAD_LETTERS)
-    payload = validate(DeadLetterQuery, dict(request.query_params))
+    payload = validate(DeadLetterQuery, check_query(request.query_params, DeadLetterQuery))
     return await _run(
         request, caller, new_command(request, LIST_DEAD_LETTERS, payload, caller.actor)
     )

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
 from api_gateway.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
@@ -107,9 +107,14 @@ def _check_key(key: str, where: _Where) -> None:
         raise BadRequest(f"{_path(where)}: text is not valid Unicode")
 
 
-def check_query(params: Mapping[str, str], model: type[BaseModel] | None) -> dict[str, str]:
-    """The query parameters as data; a route without a query model takes none."""
+def check_query(params: QueryParams, model: type[BaseModel] | None) -> dict[str, str]:
+    """The query parameters as data; a route without a query model takes none. A parameter
+    given twice (``?limit=1&limit=1000``) is refused, for the reason a JSON name is."""
     data = dict(params)
+    if len(data) < len(params.multi_items()):
+        counts = Counter(name for name, _ in params.multi_items())
+        name = next(name for name, count in counts.items() if count > 1)
+        raise BadRequest(f"{name}: query parameter given more than once", field=name)
     check_json(data)
     if model is None and data:
         name = sorted(data)[0]

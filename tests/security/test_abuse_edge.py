@@ -301,3 +301,16 @@ def test_a_json_name_given_twice_is_400_and_deposits_nothing(
     assert in_flight(redis_client, f"user:{user_id}") == set()
     assert ledger_count(store, user_id) == 1
     assert balance(client, auth) == 100
+
+
+def test_a_query_parameter_given_twice_is_400(
+    client: httpx.Client, admin: dict[str, str], redis_client: redis.Redis
+) -> None:
+    """``?limit=1&limit=1000`` is a 400 naming limit, not the last value silently kept, on
+    module queries and on the dead-letter list alike; nothing is submitted."""
+    user_id, auth = signed_up(client)
+    for path, headers in (("/transactions", auth), ("/admin/dead-letters", admin)):
+        response = client.get(f"{path}?limit=1&limit=1000", headers={**headers, **WAIT})
+        assert_refused(response, 400)
+        assert response.json()["field"] == "limit"
+    assert in_flight(redis_client, f"user:{user_id}") == set()
