@@ -400,7 +400,8 @@ def _assert_flower_needs_the_printed_login(run: UpRun) -> None:
     assert ":".join(banner.groups()) == login
     url = f"http://127.0.0.1:{run.flower_port}/api/tasks"
     deadline = time.monotonic() + HEALTH_BOUND_S
-    while not _answers_200(url, banner.groups()):
+    user, password = banner.groups()
+    while not _answers_200(url, (user, password)):
         assert time.monotonic() < deadline, f"Flower never answered the login:\n{run.output()}"
         time.sleep(0.5)
     assert httpx.get(url, timeout=2.0).status_code == 401

@@ -200,6 +200,11 @@ def commands_of(redis_client: redis.Redis, principal: str) -> int:
     return sum(redis_client.hget(name, "owner") == principal for name in documents)
 
 
+def nowhere() -> str:
+    """A command document that does not exist: admitted, then 404, writing nothing."""
+    return f"/commands/{uuid.uuid4().hex}"
+
+
 def unique_ip() -> str:
     """A client address no other test uses (10.0.0.0/8, from a random id)."""
     raw = uuid.uuid4().bytes

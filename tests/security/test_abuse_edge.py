@@ -14,7 +14,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -27,13 +27,10 @@ from core import keys
 from core.celery_app import make_celery
 from core.settings import Settings
 from events import Actor, Command
-from hookline.processes import spawn, terminate
-from hookline.stack import gateway_command
-from tests.conftest import RunningStack, await_healthy
+from tests.conftest import RunningStack
 from tests.e2e.helpers import new_user, register, signed_up
 from tests.e2e.test_redelivery import deliver_command
-from tests.security.conftest import Doc, assert_refused, ledger_count
-from tests.stack_fixtures import free_port
+from tests.security.conftest import Doc, assert_refused, gateway_alone, ledger_count
 
 pytestmark = pytest.mark.e2e
 
@@ -41,14 +38,14 @@ WAIT = {"Prefer": "wait=10"}
 JSON = {"Content-Type": "application/json"}
 # Byte 0xB2 is '²' once the gateway reads the header (as Latin-1, like every HTTP server):
 # a character str.isdigit() takes and int() refuses.
-SUPERSCRIPT_TWO = {"Prefer": "wait=²".encode("latin-1")}
+SUPERSCRIPT_TWO = [(b"Prefer", "wait=²".encode("latin-1"))]
 OPEN_WAITS = Settings.model_fields["max_open_waits_per_caller"].default
 # Far longer than the test reads a stream: its events arrive through pub/sub, or not at all.
 LONG_RECHECK_S = 60
 
 
 def in_flight(redis_client: redis.Redis, identity: str) -> set[str]:
-    return set(redis_client.zrange(keys.in_flight(identity), 0, -1))
+    return set(cast(list[str], redis_client.zrange(keys.in_flight(identity), 0, -1)))
 
 
 def balance(client: httpx.Client, auth: dict[str, str]) -> int:
@@ -94,11 +91,9 @@ def test_a_malformed_prefer_wait_is_400_and_strands_no_key_and_no_slot(
         key = uuid.uuid4().hex
         before = in_flight(redis_client, target.identity)
         for n in range(150):
-            headers = {
-                **target.auth,
-                **SUPERSCRIPT_TWO,
-                **({"Idempotency-Key": key} if n % 2 else {}),
-            }
+            keyed = {"Idempotency-Key": key} if n % 2 else {}
+            headers = [(k.encode(), v.encode()) for k, v in {**target.auth, **keyed}.items()]
+            headers += SUPERSCRIPT_TWO
             response = client.post(target.path, json=target.body, headers=headers)
             assert_refused(response, 400)
             assert response.json()["field"] == "Prefer"
@@ -129,21 +124,13 @@ def waits_gateway(stack: RunningStack, tmp_path_factory: pytest.TempPathFactory)
         "HOOKLINE_MAX_OPEN_WAITS_PER_CALLER": str(OPEN_WAITS),
         "HOOKLINE_WAIT_RECHECK_S": str(LONG_RECHECK_S),
     }
-    log_path = tmp_path_factory.mktemp("waits") / "gateway.log"
-    port = free_port()
-    with log_path.open("wb") as log:
-        gateway = spawn(gateway_command(port), env, output=log)
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            await_healthy(base_url, [gateway], [log_path])
-            yield base_url
-        finally:
-            terminate(gateway)
+    with gateway_alone(env, tmp_path_factory.mktemp("waits") / "gateway.log") as gateway:
+        yield gateway.base_url
 
 
 @pytest.fixture
 def broker(stack: RunningStack) -> Iterator[Celery]:
-    app = make_celery(Settings(BROKER_URL=stack.env["BROKER_URL"]))  # type: ignore[call-arg]
+    app = make_celery(Settings(BROKER_URL=stack.env["BROKER_URL"]))
     yield app
     app.close()
 

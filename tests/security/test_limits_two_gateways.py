@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import uuid
 from collections.abc import Iterator
 from typing import cast
 
@@ -27,14 +26,11 @@ from tests.security.conftest import (
     LimitedGateway,
     assert_refused,
     ledger_count,
+    nowhere,
     unique_ip,
 )
 
 pytestmark = pytest.mark.e2e
-
-
-def nowhere() -> str:
-    return f"/commands/{uuid.uuid4().hex}"
 
 
 @contextlib.contextmanager

@@ -7,8 +7,6 @@ alone calls directly from 127.0.0.1.
 
 from __future__ import annotations
 
-import uuid
-
 import httpx
 import pytest
 from pymongo.database import Database
@@ -20,15 +18,11 @@ from tests.security.conftest import (
     LimitedGateway,
     assert_refused,
     ledger_count,
+    nowhere,
     unique_ip,
 )
 
 pytestmark = pytest.mark.e2e
-
-
-def nowhere() -> str:
-    """A command document that does not exist: admitted, then 404, writing nothing."""
-    return f"/commands/{uuid.uuid4().hex}"
 
 
 def assert_limited(response: httpx.Response, problem: str, at_most_s: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import cast
 
 import pytest
 import redis
@@ -49,7 +50,7 @@ def test_old_attempts_drop_out_and_only_the_latest_are_kept(
     for n in range(5):
         ledger.note(subject, f"a{n}", 100.0 + n, window_s=60, keep=3)
     assert ledger.note(subject, "late", 162.5, window_s=60, keep=3) == [103.0, 104.0]
-    assert 0 < client.ttl(keys.attempts(subject)) <= 60
+    assert 0 < cast(int, client.ttl(keys.attempts(subject))) <= 60
 
 
 def test_clear_forgets_the_subject(client: redis.Redis, subject: str) -> None:

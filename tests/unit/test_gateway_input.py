@@ -6,6 +6,7 @@ import hashlib
 from typing import Any
 
 import pytest
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
 from api_gateway.bodies import check_json, check_query
@@ -54,8 +55,8 @@ def test_deep_nesting_is_walked_without_recursion() -> None:
 def test_query_parameters_on_a_route_without_a_query_model_are_422() -> None:
     """An unexpected query parameter is refused; with a model, parameters go to the model."""
     with pytest.raises(InvalidInput, match="user_id"):
-        check_query({"user_id": "someone"}, None)
-    assert check_query({"limit": "2"}, PageQuery) == {"limit": "2"}
+        check_query(QueryParams({"user_id": "someone"}), None)
+    assert check_query(QueryParams({"limit": "2"}), PageQuery) == {"limit": "2"}
 
 
 def request(*keys: str) -> Request:
