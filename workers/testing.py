@@ -276,8 +276,8 @@ class Harness:
         dispatched: list[Event] = []
         while (delivery := self.bus.next()) is not None:
             if isinstance(delivery, ScheduledRetry):
-                retry = delivery
-                self.runtime.run_hook(retry.event, retry.hook_key, retry.attempt, retry.replay_of)
+                r = delivery
+                self.runtime.run_hook(r.event, r.hook_key, r.attempt, r.replay_of)
             else:
                 self.runtime.run_event(delivery)
                 dispatched.append(delivery)
