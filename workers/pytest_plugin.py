@@ -22,6 +22,7 @@ from typing import Protocol
 import pytest
 
 from hookline.stack import ensure_mongo, ensure_redis
+from workers.bus import Sleeper, no_sleep
 from workers.testing import Harness, HarnessConfig, new_database_name
 
 
@@ -32,7 +33,9 @@ class HarnessServers:
 
 
 class HarnessFactory(Protocol):
-    def __call__(self, *modules: str, secrets: Mapping[str, str] | None = None) -> Harness: ...
+    def __call__(
+        self, *modules: str, secrets: Mapping[str, str] | None = None, sleep: Sleeper = no_sleep
+    ) -> Harness: ...
 
 
 def _free_port() -> int:
@@ -61,10 +64,15 @@ def hookline_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harne
 def hookline_harness(
     hookline_servers: HarnessServers, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[HarnessFactory]:
-    """Start a harness: ``hookline_harness("wallet", secrets={"welcome_credits": "5"})``."""
+    """Start a harness: ``hookline_harness("wallet", secrets={"welcome_credits": "5"})``.
+
+    ``sleep`` is called with each wait for a hook retry; by default nobody waits.
+    """
     started: list[Harness] = []
 
-    def start(*modules: str, secrets: Mapping[str, str] | None = None) -> Harness:
+    def start(
+        *modules: str, secrets: Mapping[str, str] | None = None, sleep: Sleeper = no_sleep
+    ) -> Harness:
         config = HarnessConfig(
             redis_url=hookline_servers.redis_url,
             mongo_url=hookline_servers.mongo_url,
@@ -72,7 +80,7 @@ def hookline_harness(
             secrets_dir=tmp_path_factory.mktemp("harness") / "secrets",
             secrets=dict(secrets or {}),
         )
-        harness = Harness.start(_names(modules), config)
+        harness = Harness.start(_names(modules), config, sleep)
         started.append(harness)
         return harness
 

@@ -26,7 +26,7 @@ from core.security import (
 from core.sender import Sender
 from core.settings import Settings
 from core.stores import connect_mongo, connect_redis, mongo_database
-from workers.bus import EventBus
+from workers.bus import CeleryEventBus, EventBus
 from workers.dead_letters import DeadLetterStore
 from workers.hook_runs import HookRunLedger
 
@@ -84,7 +84,7 @@ class WorkerServices:
             dead_letters=DeadLetterStore(db),
             ledger=ledger,
             sender=sender,
-            bus=EventBus(sender),
+            bus=CeleryEventBus(sender),
             celery=celery,
             secrets=secrets,
             keys=ring,

@@ -1,11 +1,21 @@
 """A test harness for module authors: run commands and hooks in-process, no broker.
 
 ``Harness`` starts the real ``Runtime`` (modules in load order, the real
-orchestrators, the real hook registry) against real MongoDB and Redis, and
-replaces only the event bus: emitted events queue up in-process and are
+orchestrators, the real hook registry, the real hook runner and retry policy)
+against real MongoDB and Redis, and replaces only the event bus with
+``workers.bus.InProcessBus``: emitted events queue up in-process and are
 dispatched, in the order they were emitted, when the command returns, so a
 test sees the command's outcome, every event it caused and every hook run, as
-``GET /commands/{id}`` would. The pytest fixtures are in ``workers.pytest_plugin``.
+``GET /commands/{id}`` would.
+
+A failing hook goes through the same code as on a worker: the hook runner asks
+``workers.failures`` (the retry policy) whether to try again, a critical hook
+holds back the later hooks, and the last failure is buried as a dead letter in
+MongoDB. A retry the runner schedules is queued on the bus and run, through
+``Runtime.run_hook`` as the ``hookline.hook`` task runs it, once no event is
+left to dispatch, on a virtual clock: nobody sleeps through the backoff. An
+error that escapes the runtime (a store down) is raised to the test instead of
+being retried as a task would. The pytest fixtures are in ``workers.pytest_plugin``.
 """
 
 from __future__ import annotations
@@ -14,8 +24,7 @@ import dataclasses
 import json
 import secrets
 import uuid
-from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,10 +39,21 @@ from core.logs import log_context
 from core.sealing import SECRET_NAME as SEAL_KEY_NAME
 from core.sealing import new_key_entry, open_result, seal_command
 from core.settings import Settings
-from events import Actor, Command, CommandStatus, Event, new_id, sensitive_fields
+from events import (
+    Actor,
+    Command,
+    CommandStatus,
+    DeadLetter,
+    Event,
+    HookRun,
+    new_id,
+    sensitive_fields,
+)
 from modules import BaseModule, discover
 from workers.bootstrap import Blueprint
-from workers.bus import EventBus
+from workers.bus import InProcessBus, ScheduledRetry, Sleeper, no_sleep
+from workers.dead_letters import COLLECTION as DEAD_LETTERS
+from workers.documents import from_document
 from workers.runtime import Runtime
 from workers.services import WorkerServices
 
@@ -41,23 +61,16 @@ JWT_SECRET_NAME = "jwt_secret"
 SYNTHETIC_COMMAND = "harness.publish"
 
 
-class InProcessBus(EventBus):
-    """Queues published events in memory; the harness dispatches them in order."""
-
-    def __init__(self) -> None:
-        self.pending: deque[Event] = deque()
-
-    def publish(self, events: Iterable[Event]) -> None:
-        self.pending.extend(events)
-
-
 @dataclass(frozen=True)
 class CommandRun:
-    """A command as it ended, with every event it caused (in dispatch order)."""
+    """A command as it ended, with every event it caused (in dispatch order), every hook
+    retry scheduled for them (in the order scheduled) and every dead letter they left."""
 
     command: Command
     document: CommandDocument
     events: tuple[Event, ...]
+    retries: tuple[ScheduledRetry, ...] = ()
+    dead_letters: tuple[DeadLetter, ...] = ()
 
     @property
     def status(self) -> CommandStatus:
@@ -82,6 +95,10 @@ class CommandRun:
     def hook_order(self) -> list[str]:
         """``module.handler`` of every hook run, in the order they ran."""
         return [f"{run.module}.{run.handler}" for run in self.document.hooks]
+
+    def tries(self, hook_key: str) -> list[HookRun]:
+        """The trace records of ``module.handler``'s tries, in order (status, attempts, error)."""
+        return [r for r in self.document.hooks if f"{r.module}.{r.handler}" == hook_key]
 
     def hooks_run_for(self, event: str) -> list[str]:
         """``module.handler`` of the hooks that ran for events named ``event``, in order."""
@@ -158,13 +175,16 @@ class Harness:
         self.services = runtime.services
 
     @classmethod
-    def start(cls, modules: Sequence[str], config: HarnessConfig) -> Harness:
-        """Start ``modules`` plus their dependencies, as a worker process would."""
+    def start(
+        cls, modules: Sequence[str], config: HarnessConfig, sleep: Sleeper = no_sleep
+    ) -> Harness:
+        """Start ``modules`` plus their dependencies, as a worker process would; ``sleep``
+        is called with each wait for a retry (``workers.bus.InProcessBus``)."""
         classes = with_dependencies(modules)
         config.write_secrets()
         settings = config.settings(tuple(classes))
         blueprint = Blueprint.from_classes(classes)
-        bus = InProcessBus()
+        bus = InProcessBus(sleep)
         celery = make_celery(settings, blueprint.queues)
         built = WorkerServices.build(settings, celery, blueprint.roles)
         services = dataclasses.replace(built, bus=bus)
@@ -190,7 +210,7 @@ class Harness:
         with log_context(command.correlation_id, command.id):
             self.runtime.run_command(command)
             events = self._drain()
-        return CommandRun(command, self._handed_over(self._read(command.id)), events)
+        return self._ended(command, self._handed_over(self._read(command.id)), events)
 
     def _sensitive(self, name: str) -> frozenset[str]:
         """The fields the gateway would seal: the route's credentials."""
@@ -221,7 +241,12 @@ class Harness:
         self.bus.publish([event])
         with log_context(command.correlation_id, command.id):
             events = self._drain()
-        return CommandRun(command, self._read(command.id), events)
+        return self._ended(command, self._read(command.id), events)
+
+    def dead_letters_of(self, command_id: str) -> tuple[DeadLetter, ...]:
+        """The dead letters a command's work left in MongoDB, oldest first."""
+        found = self.services.db[DEAD_LETTERS].find({"command_id": command_id}).sort("dead_at")
+        return tuple(from_document(DeadLetter, d) for d in found)
 
     def dispatch_order(self, event: str) -> list[str]:
         """The hooks registered for ``event``, in the order a worker runs them."""
@@ -247,12 +272,22 @@ class Harness:
         client.expire(key, self.services.settings.command_ttl_s)
 
     def _drain(self) -> tuple[Event, ...]:
+        """Deliver what the bus holds until it is empty, as the event and hook tasks would."""
         dispatched: list[Event] = []
-        while self.bus.pending:
-            event = self.bus.pending.popleft()
-            self.runtime.run_event(event)
-            dispatched.append(event)
+        while (delivery := self.bus.next()) is not None:
+            if isinstance(delivery, ScheduledRetry):
+                r = delivery
+                self.runtime.run_hook(r.event, r.hook_key, r.attempt, r.replay_of)
+            else:
+                self.runtime.run_event(delivery)
+                dispatched.append(delivery)
         return tuple(dispatched)
+
+    def _ended(
+        self, command: Command, document: CommandDocument, events: tuple[Event, ...]
+    ) -> CommandRun:
+        retries = tuple(r for r in self.bus.scheduled if r.event.command_id == command.id)
+        return CommandRun(command, document, events, retries, self.dead_letters_of(command.id))
 
     def _read(self, command_id: str) -> CommandDocument:
         document = self.services.state.read(command_id)
