@@ -1,8 +1,12 @@
 """``hookline new-module NAME``: a module, its orchestrator and a harness test that passes.
 
-The module declares one command route, one event and one hook on it, so every
-piece of the wiring is there to copy from; the test runs them in-process with
-the harness (``workers.testing``).
+The module declares one permission, one command route needing it, one event
+and one hook on it, so every piece of the wiring is there to copy from; the
+test runs them in-process with the harness (``workers.testing``) and checks
+that the role table composed from every module's declarations gives users the
+route's permission. A module declares its own permissions: the kernel refuses
+at start-up a route whose permission neither its module, a dependency nor the
+kernel declares (``core.security.permissions``).
 """
 
 from __future__ import annotations
@@ -115,19 +119,30 @@ from datetime import datetime
 
 from events import EventSpec, Unauthorized
 from modules.base import BaseModule
-from modules.declarations import Hook, Index, Route
+from modules.declarations import Hook, Index, Permission, Route
 from modules.$name.models import CreateItem, Item, ItemCreated
 
 
 class ${Class}Module(BaseModule):
     name = "$name"
     description = "Describe what the $name module is for."
+    permissions = (
+        # What its routes need, and which roles hold it (admin holds every permission).
+        Permission(
+            "${name}:create",
+            roles=("user",),
+            description="Create $name items",
+        ),
+    )
     routes = (
         Route(
             "POST",
             "/$path/items",
             "create_item",
             request=CreateItem,
+            permission="${name}:create",
+            # Items belong to a signed-in user: API keys are refused at the gateway.
+            users_only=True,
             success_status=201,
             summary="Create an item",
             response=Item,
@@ -190,10 +205,26 @@ _TEST = '''"""The $name module, run in-process through the harness: no broker, r
 
 from __future__ import annotations
 
+from core.security import RoleTable
 from events import Actor, CommandStatus
+from modules import discover
+from modules.introspection import declared
 from workers.pytest_plugin import HarnessFactory
 
 ADA = Actor(user_id="ada", roles=("user",))
+
+
+def test_users_hold_the_permission_the_route_needs() -> None:
+    """The route needs ``${name}:create``, which the module declares for users; the role
+    table composed from every module's declarations accepts the route and grants it."""
+    modules = discover()
+    (route,) = modules["$name"].routes
+    assert route.permission == "${name}:create"
+    found = declared(modules)
+    roles = RoleTable.compose(found.permissions, found.permission_uses)
+    assert roles.owners[route.permission] == "$name"
+    assert roles.has_permission(ADA, route.permission)
+    assert not roles.has_permission(Actor(user_id="op", roles=("operator",)), route.permission)
 
 
 def test_create_item_stores_it_emits_the_event_and_runs_its_hook(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import inspect
 import pkgutil
 from collections.abc import Iterable
 
@@ -42,7 +41,7 @@ def module_class_in(package_name: str) -> type[BaseModule]:
     classes = {
         obj
         for obj in vars(package).values()
-        if inspect.isclass(obj)
+        if isinstance(obj, type)
         and issubclass(obj, BaseModule)
         and obj is not BaseModule
         and obj.__module__.startswith(package_name)

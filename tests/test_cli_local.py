@@ -112,7 +112,7 @@ def test_new_module_scaffolds_a_module_whose_test_passes(project_copy: Path) -> 
         check=False,
     )
     assert generated.returncode == 0, generated.stdout[-4000:] + generated.stderr[-2000:]
-    assert "2 passed" in generated.stdout
+    assert "3 passed" in generated.stdout
     # The new module is wired like the others: its declarations load with everyone else's.
     listed = json.loads(hookline("modules", "--json", cwd=project_copy).stdout)
     assert (
