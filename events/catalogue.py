@@ -8,10 +8,15 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from events.envelopes import Event
 from events.errors import RegistrationError
 from events.sensitive import check_not_sensitive
 
 WILDCARD = "*"
+
+
+class InvalidEvent(ValueError):
+    """An event on the bus whose payload its model refuses: its hooks cannot run on it."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,18 @@ class EventCatalogue(Mapping[str, EventSpec]):
         except ValidationError as e:
             raise RegistrationError(f"payload of event {name!r} is invalid: {e}") from e
         return model.model_dump(mode="json")
+
+    def payload_of(self, event: Event) -> BaseModel:
+        """The payload of ``event`` as its model, validated: what its hooks receive."""
+        spec = self._specs.get(event.name)
+        if spec is None:
+            raise RegistrationError(f"event {event.name!r} is not in the catalogue")
+        try:
+            return spec.payload.model_validate(event.payload)
+        except ValidationError as e:
+            raise InvalidEvent(
+                f"payload of event {event.name!r} ({event.id}) is invalid: {e}"
+            ) from e
 
     def __getitem__(self, name: str) -> EventSpec:
         return self._specs[name]
