@@ -87,7 +87,12 @@ class EventSpec:
             )
         data = dict(payload)
         for k in range(version, self.version):
-            data = self.upcasters[k](data)
+            try:
+                data = self.upcasters[k](data)
+            except Exception as e:  # a module's function on a payload from the bus
+                raise InvalidEvent(
+                    f"event {self.name!r}: upcaster {k} -> {k + 1} failed: {e!r}"
+                ) from e
         return data
 
 

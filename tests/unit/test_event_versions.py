@@ -113,6 +113,12 @@ def test_an_event_newer_than_the_worker_is_refused() -> None:
         EventCatalogue((SPEC,)).payload_of(_event(4, {}))
 
 
+def test_an_upcaster_that_fails_names_the_event_and_the_step() -> None:
+    """A version-1 payload the upcaster cannot read fails with the step it failed at."""
+    with pytest.raises(InvalidEvent, match=r"'parcel_sent': upcaster 1 -> 2 failed: KeyError"):
+        EventCatalogue((SPEC,)).payload_of(_event(1, {"parcel_id": "p"}))
+
+
 def test_emitted_events_carry_their_specs_version() -> None:
     """A worker stamps the version of its declaration on the envelopes it emits."""
     emitter = Emitter(EventCatalogue((SPEC,)), "cause", "corr", "cmd", depth=1, max_depth=8)
