@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pluggy
 from pydantic import BaseModel
 
-from events import Event, EventCatalogue, EventSink, EventSpec, HookRegistry
+from events import Event, EventCatalogue, EventSink, EventSpec, HookRegistry, Received
 
 PROJECT = "hookline_bench"
 EVENT = "probe_done"
@@ -44,7 +44,7 @@ class _Plugin:
 
 
 class _Orchestrator:
-    def on_done(self, event: Event, sink: EventSink) -> None:
+    def on_done(self, event: Received[_Payload], sink: EventSink) -> None:
         return None
 
 

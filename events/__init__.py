@@ -41,6 +41,7 @@ from events.hooks import (
     HookRegistry,
     HookRunId,
     HookSink,
+    Received,
     RegisteredHook,
     hook_run_id,
 )
@@ -86,6 +87,7 @@ __all__ = [
     "InvalidTransition",
     "NotFound",
     "Problem",
+    "Received",
     "RegisteredHook",
     "RegistrationError",
     "Sealed",

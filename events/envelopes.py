@@ -106,6 +106,9 @@ class Event(BaseModel):
     causation_id: str
     command_id: str
     depth: int = 0
+    # The version of the payload's model when it was emitted (``events.catalogue.EventSpec``);
+    # an envelope from before versions has none, and is version 1.
+    version: int = Field(1, ge=1)
 
     @staticmethod
     def derive_id(cause_id: str, position: int) -> str:

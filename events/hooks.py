@@ -3,14 +3,29 @@
 Order is by priority (lower first), then by registration order, which the
 bootstrap makes equal to module load order. Registration is validated so a
 wrong hook stops startup instead of failing at dispatch.
+
+A handler receives ``Received[P]``: the envelope's fields and its payload as the
+event's model ``P``, validated (and upcast to the current version) before the
+call. Registration reads the handler's signature, the way pluggy's
+``_verify_hook`` checks an implementation against its spec: two positional
+parameters, the first annotated ``Received[M]`` where the event's model is ``M``
+(or a subclass of it, or of one member of a union ``M1 | M2``). A wildcard hook
+sees every event, so it takes ``Received[BaseModel]``: the payload is still the
+event's own model, validated, but typed as the base class.
 """
 
 from __future__ import annotations
 
+import inspect
 import itertools
+import types
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NewType, Protocol
+from datetime import datetime
+from typing import Any, Generic, NewType, Protocol, TypeVar
+
+from pydantic import BaseModel
 
 from events.catalogue import WILDCARD, EventCatalogue
 from events.envelopes import Event
@@ -48,7 +63,92 @@ class HookSink(EventSink, Protocol):
     def run_id(self) -> HookRunId: ...
 
 
-HookHandler = Callable[[Event, HookSink], None]
+P_co = TypeVar("P_co", bound=BaseModel, covariant=True)
+
+
+@dataclass(frozen=True)
+class Received(Generic[P_co]):
+    """What a hook handler gets for an event: its envelope, and its payload as the model."""
+
+    envelope: Event
+    payload: P_co
+
+    @property
+    def id(self) -> str:
+        return self.envelope.id
+
+    @property
+    def name(self) -> str:
+        return self.envelope.name
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self.envelope.occurred_at
+
+    @property
+    def correlation_id(self) -> str:
+        return self.envelope.correlation_id
+
+    @property
+    def command_id(self) -> str:
+        return self.envelope.command_id
+
+
+HookHandler = Callable[[Received[Any], HookSink], None]
+
+
+def received(catalogue: EventCatalogue, event: Event) -> Received[BaseModel]:
+    """``event`` as a handler gets it: its payload validated against the event's model."""
+    return Received(event, catalogue.payload_of(event))
+
+
+def _accepted_models(annotation: object) -> tuple[type, ...] | None:
+    """The models a ``Received[...]`` annotation accepts, or None if it is not one."""
+    if typing.get_origin(annotation) is not Received:
+        return None
+    (model,) = typing.get_args(annotation)
+    members = typing.get_args(model) if _is_union(model) else (model,)
+    return tuple(m for m in members if isinstance(m, type))
+
+
+def _is_union(annotation: object) -> bool:
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType)
+
+
+def check_handler(handler: Callable[..., object], model: type[BaseModel], where: str) -> None:
+    """Refuse ``handler`` unless it takes ``(Received[model], sink)``; ``where`` names it."""
+    try:
+        signature = inspect.signature(handler)
+    except (TypeError, ValueError) as e:
+        raise RegistrationError(f"{where}: handler has no signature to check ({e})") from e
+    positional = [
+        p
+        for p in signature.parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    required_rest = [
+        p
+        for p in signature.parameters.values()
+        if p.kind is p.KEYWORD_ONLY and p.default is p.empty
+    ]
+    if len(positional) != 2 or required_rest:
+        raise RegistrationError(f"{where}: handler must take (event, sink), it takes {signature}")
+    try:
+        hints = typing.get_type_hints(handler)
+    except Exception as e:  # an annotation naming something the module cannot resolve
+        raise RegistrationError(f"{where}: handler annotations do not resolve ({e})") from e
+    first = positional[0].name
+    accepted = _accepted_models(hints.get(first))
+    want = f"Received[{model.__name__}]"
+    if accepted is None:
+        got = hints.get(first, "nothing")
+        raise RegistrationError(f"{where}: parameter {first!r} must be annotated {want}, not {got}")
+    if not any(issubclass(model, m) for m in accepted):
+        names = " | ".join(m.__name__ for m in accepted)
+        raise RegistrationError(
+            f"{where}: parameter {first!r} takes Received[{names}], "
+            f"but the event's payload is {model.__name__}"
+        )
 
 
 @dataclass(frozen=True)
@@ -121,6 +221,7 @@ class HookRegistry:
             raise RegistrationError(f"{where}: unknown event {event!r}")
         if not callable(handler):
             raise RegistrationError(f"{where}: handler is not callable")
+        check_handler(handler, self._model_of(event), where)
         if any(h.event == event and h.key == f"{module}.{handler_name}" for h in self._hooks):
             raise RegistrationError(f"{where}: registered twice")
         hook = RegisteredHook(
@@ -137,6 +238,9 @@ class HookRegistry:
         self._ordered.clear()
         return hook
 
+    def _model_of(self, event: str) -> type[BaseModel]:
+        return BaseModel if event == WILDCARD else self.catalogue[event].payload
+
     def hooks_for(self, event: str) -> tuple[RegisteredHook, ...]:
         """Every hook for ``event`` (its own and the ``*`` ones) in dispatch order."""
         ordered = self._ordered.get(event)
@@ -152,8 +256,9 @@ class HookRegistry:
         No ledger, no retries: what a module's unit test (or a benchmark) needs. The
         worker runtime adds completion records and isolation around the same order.
         """
+        delivered = received(self.catalogue, event)
         for hook in self.hooks_for(event.name):
-            hook.handler(event, RunSink(sink, hook_run_id(event.id, hook.key)))
+            hook.handler(delivered, RunSink(sink, hook_run_id(event.id, hook.key)))
 
     def table(self) -> dict[str, tuple[RegisteredHook, ...]]:
         """Every catalogued event with its hooks in dispatch order."""

@@ -174,9 +174,9 @@ _ORCHESTRATOR = '''"""The $name orchestrator: stores items and reacts to their e
 
 from __future__ import annotations
 
-from events import CommandResult, Event, HookSink
+from events import CommandResult, HookSink, Received
 from modules.$name import ${Class}Module
-from modules.$name.models import CreateItem
+from modules.$name.models import CreateItem, ItemCreated
 from workers.context import CommandContext
 from workers.documents import to_document
 from workers.orchestrator import Orchestrator
@@ -192,12 +192,12 @@ class ${Class}Orchestrator(Orchestrator[${Class}Module]):
         ctx.emit("${name}_item_created", self.module.created_event(item))
         return self.result(item, status_code=201)
 
-    def announce_item(self, event: Event, sink: HookSink) -> None:
+    def announce_item(self, event: Received[ItemCreated], sink: HookSink) -> None:
         """Runs for ``${name}_item_created``. A hook may run twice (docs/modules.md, "effects
         exactly once"): setting the same value again is harmless; key any record you insert
         by ``sink.run_id``."""
         self.collection("items").update_one(
-            {"_id": event.payload["item_id"]}, {"$$set": {"announced_by": event.id}}
+            {"_id": event.payload.item_id}, {"$$set": {"announced_by": event.id}}
         )
 '''
 

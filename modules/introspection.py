@@ -14,14 +14,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from events import Event, EventCatalogue, EventSink, HookRegistry, RegisteredHook
+from pydantic import BaseModel
+
+from events import EventCatalogue, EventSink, HookRegistry, Received, RegisteredHook
 from events.permissions import Permission, PermissionUse
 from modules.base import BaseModule
 from modules.ordering import load_order
 
 
-def _no_op(_event: Event, _sink: EventSink) -> None:
-    """Stands in for a handler that lives in a worker."""
+def _no_op(_event: Received[BaseModel], _sink: EventSink) -> None:
+    """Stands in for a handler that lives in a worker; it takes any event's model."""
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ class Emitter:
             causation_id=self.cause_id,
             command_id=self.command_id,
             depth=self.depth,
+            version=self.catalogue[name].version,
         )
         self.events.append(event)
         return event

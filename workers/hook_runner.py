@@ -38,6 +38,7 @@ from events import (
     RegisteredHook,
     hook_run_id,
 )
+from events.hooks import received
 from workers.context import HookContext
 from workers.failures import Failures, describe
 from workers.metrics import observe_hook_run
@@ -148,7 +149,7 @@ class HookRunner:
         ctx = HookContext.for_hook(
             event, hook.key, self.catalogue, self.services.settings.max_event_depth
         )
-        hook.handler(event, ctx)
+        hook.handler(received(self.catalogue, event), ctx)
         failpoint("hooks.after_effect")
         self.services.state.expect_events(event.command_id, [e.id for e in ctx.events])
         self.services.bus.publish(ctx.events)

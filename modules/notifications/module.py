@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from events import Event
+from events import Received
 from events.paging import Page, PageQuery, sort_key
 from modules.base import BaseModule
 from modules.declarations import Hook, Index, Permission, ReadModelKind, Route, RouteMode
+from modules.transactions.models import TransferCompleted
+from modules.user_management.models import UserCreated
+from modules.wallet.models import WalletChanged
 
 PRIORITY = 50
 
@@ -27,31 +31,43 @@ class Message(BaseModel):
     created_at: datetime
 
 
-def _welcome(p: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(p["user_id"], f"Welcome to Hookline, {p['username']}!")]
+# What the hook takes: the payload of any event it is registered for.
+Notified = UserCreated | WalletChanged | TransferCompleted
 
 
-def _credited(p: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(p["user_id"], f"{p['amount']} credits added ({p['kind']}); balance {p['balance']}.")]
+def _welcome(p: UserCreated) -> list[tuple[str, str]]:
+    return [(p.user_id, f"Welcome to Hookline, {p.username}!")]
 
 
-def _debited(p: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(p["user_id"], f"{p['amount']} credits taken ({p['kind']}); balance {p['balance']}.")]
+def _credited(p: WalletChanged) -> list[tuple[str, str]]:
+    return [(p.user_id, f"{p.amount} credits added ({p.kind.value}); balance {p.balance}.")]
 
 
-def _transfer(p: dict[str, Any]) -> list[tuple[str, str]]:
+def _debited(p: WalletChanged) -> list[tuple[str, str]]:
+    return [(p.user_id, f"{p.amount} credits taken ({p.kind.value}); balance {p.balance}.")]
+
+
+def _transfer(p: TransferCompleted) -> list[tuple[str, str]]:
     return [
-        (p["from_user_id"], f"You sent {p['amount']} credits to {p['to_username']}."),
-        (p["to_user_id"], f"You received {p['amount']} credits from {p['from_username']}."),
+        (p.from_user_id, f"You sent {p.amount} credits to {p.to_username}."),
+        (p.to_user_id, f"You received {p.amount} credits from {p.from_username}."),
     ]
 
 
-_TEXTS = {
-    "user_created": _welcome,
-    "wallet_credited": _credited,
-    "wallet_debited": _debited,
-    "transfer_completed": _transfer,
+# Event name → its payload model and the messages it makes (the hook's events).
+_TEXTS: dict[str, tuple[type[BaseModel], Callable[[Any], list[tuple[str, str]]]]] = {
+    "user_created": (UserCreated, _welcome),
+    "wallet_credited": (WalletChanged, _credited),
+    "wallet_debited": (WalletChanged, _debited),
+    "transfer_completed": (TransferCompleted, _transfer),
 }
+
+
+def _texts(name: str, payload: Notified) -> list[tuple[str, str]]:
+    model, texts = _TEXTS[name]
+    if not isinstance(payload, model):
+        raise TypeError(f"event {name!r} carries {type(payload).__name__}, not {model.__name__}")
+    return texts(payload)
 
 
 class NotificationsModule(BaseModule):
@@ -80,7 +96,7 @@ class NotificationsModule(BaseModule):
     indexes = (Index("messages", (("user_id", 1), ("created_at", -1))),)
 
     @staticmethod
-    def messages_for(event: Event, run_id: str) -> list[Message]:
+    def messages_for(event: Received[Notified], run_id: str) -> list[Message]:
         """The messages hook run ``run_id`` writes for ``event``, one per recipient.
 
         Each is keyed by the run id and its recipient; its time is the event's to the
@@ -97,7 +113,7 @@ class NotificationsModule(BaseModule):
                 event=event.name,
                 created_at=created_at,
             )
-            for user_id, text in _TEXTS[event.name](event.payload)
+            for user_id, text in _texts(event.name, event.payload)
         ]
 
     @staticmethod

@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from events import Actor, Event
+from events.hooks import received
 from workers.context import HookContext
 from workers.pytest_plugin import HarnessFactory
 from workers.testing import Harness
@@ -49,7 +50,7 @@ def _run_again(harness: Harness, event: Event) -> list[Event]:
     emitted: list[Event] = []
     for hook in runtime.hooks.hooks_for(event.name):
         ctx = HookContext.for_hook(again, hook.key, runtime.catalogue, 8)
-        hook.handler(again, ctx)
+        hook.handler(received(runtime.catalogue, again), ctx)
         emitted += ctx.events
     return emitted
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from events import Event, hook_run_id
+from events import Event, Received, hook_run_id
 from modules.notifications import NotificationsModule
+from modules.transactions.models import TransferCompleted
 from modules.wallet import WalletModule
 
 WHEN = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
@@ -43,10 +44,11 @@ def test_messages_are_keyed_by_run_and_recipient_and_timed_to_the_millisecond() 
         },
     )
     run_id = hook_run_id(event.id, "notifications.notify")
-    messages = NotificationsModule.messages_for(event, run_id)
+    received = Received(event, TransferCompleted.model_validate(event.payload))
+    messages = NotificationsModule.messages_for(received, run_id)
     assert [m.message_id for m in messages] == [f"{run_id}/ada", f"{run_id}/bob"]
     assert {m.created_at for m in messages} == {WHEN.replace(microsecond=678000)}
-    assert NotificationsModule.messages_for(event, run_id) == messages
+    assert NotificationsModule.messages_for(received, run_id) == messages
 
 
 def test_the_welcome_credits_are_an_operation_keyed_by_the_run_id() -> None:

@@ -25,6 +25,7 @@ from events import (
     HookRun,
     HookRunStatus,
     HookSink,
+    Received,
     hook_run_id,
 )
 from workers.failures import Failures
@@ -115,7 +116,7 @@ class Hooks:
         self.failing: set[str] = set()
 
     def handler(self, name: str) -> Any:
-        def handle(event: Event, sink: EventSink) -> None:
+        def handle(event: Received[Payload], sink: EventSink) -> None:
             self.calls.append(name)
             if name in self.failing:
                 raise TypeError(f"{name} is broken")
@@ -284,7 +285,7 @@ def test_every_try_and_delivery_of_a_hook_gets_the_same_run_id(services: FakeSer
     """The handler's run id is the event id and hook key, on a first pass and on a retry."""
     seen: list[str] = []
 
-    def handle(event: Event, sink: HookSink) -> None:
+    def handle(event: Received[Payload], sink: HookSink) -> None:
         seen.append(sink.run_id)
         if len(seen) == 1:
             raise TypeError("the first try fails")

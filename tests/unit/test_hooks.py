@@ -14,6 +14,7 @@ from events import (
     EventSink,
     EventSpec,
     HookRegistry,
+    Received,
     hook_run_id,
 )
 from events.errors import RegistrationError
@@ -24,8 +25,12 @@ class Payload(BaseModel):
     n: int = 0
 
 
-def noop(event: Event, sink: EventSink) -> None:
+def noop(event: Received[Payload], sink: EventSink) -> None:
     """A handler that does nothing."""
+
+
+def any_event(event: Received[BaseModel], sink: EventSink) -> None:
+    """A wildcard handler: it takes every event's model."""
 
 
 @pytest.fixture
@@ -60,7 +65,7 @@ def test_ties_keep_registration_order(registry: HookRegistry) -> None:
 
 def test_wildcard_hooks_merge_by_priority(registry: HookRegistry) -> None:
     """A ``*`` hook runs for every event, placed among the specific hooks by its priority."""
-    registry.register(WILDCARD, noop, module="audit", handler_name="record", priority=100)
+    registry.register(WILDCARD, any_event, module="audit", handler_name="record", priority=100)
     register(registry, "wallet", 10)
     register(registry, "notes", 200)
     assert [h.module for h in registry.hooks_for("thing_done")] == ["wallet", "audit", "notes"]
@@ -106,8 +111,8 @@ def test_dispatch_calls_hooks_in_order_with_the_sink(registry: HookRegistry) -> 
     with the run id of that hook on that event."""
     calls: list[tuple[str, str, object]] = []
 
-    def recorder(name: str) -> Callable[[Event, EventSink], None]:
-        def handler(event: Event, sink: EventSink) -> None:
+    def recorder(name: str) -> Callable[[Received[BaseModel], EventSink], None]:
+        def handler(event: Received[BaseModel], sink: EventSink) -> None:
             calls.append((name, event.name, sink))
 
         return handler

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from core.read_models import caller_key
-from events import CommandResult, Event, HookSink
+from events import CommandResult, HookSink, Received
 from events.paging import PageQuery
 from modules.notifications import Message, NotificationsModule
+from modules.notifications.module import Notified
 from workers.context import CommandContext
 from workers.documents import from_document, insert_once
 from workers.listing import page_of
@@ -17,7 +18,7 @@ INBOX = "inbox"
 class NotificationsOrchestrator(Orchestrator[NotificationsModule]):
     module_class = NotificationsModule
 
-    def notify(self, event: Event, sink: HookSink) -> None:
+    def notify(self, event: Received[Notified], sink: HookSink) -> None:
         """Store each message once under the run id, then list the stored one in the inbox.
 
         A re-run (the worker died before the completion was recorded, or the same event

@@ -20,7 +20,8 @@ from typing import Any
 from pymongo import ReturnDocument
 
 from core.failpoints import failpoint
-from events import CommandResult, Event, HookSink, NotFound, Transient, utc_now
+from events import CommandResult, HookSink, NotFound, Received, Transient, utc_now
+from modules.user_management.models import UserCreated
 from modules.wallet import WalletModule
 from modules.wallet.models import (
     AmountRequest,
@@ -47,10 +48,10 @@ class WalletContention(Transient):
 class WalletOrchestrator(Orchestrator[WalletModule]):
     module_class = WalletModule
 
-    def open_wallet(self, event: Event, sink: HookSink) -> None:
+    def open_wallet(self, event: Received[UserCreated], sink: HookSink) -> None:
         """On ``user_created``: an empty wallet, then the welcome credits as an operation
         whose id is the run id, so a re-run finds it applied and emits the same event."""
-        user_id = event.payload["user_id"]
+        user_id = event.payload.user_id
         self.collection("wallets").update_one(
             {"_id": user_id},
             {

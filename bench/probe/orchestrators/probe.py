@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.probe.modules.probe import ProbeDone, ProbeModule, ProbeRequest, ProbeResult
-from events import CommandResult, Event, EventSink
+from events import CommandResult, EventSink, Received
 from workers.context import CommandContext
 from workers.documents import to_document
 from workers.orchestrator import Orchestrator
@@ -21,5 +21,5 @@ class ProbeOrchestrator(Orchestrator[ProbeModule]):
         ctx.emit("probe_done", self.module.done(item))
         return self.result(ProbeResult(item_id=item.item_id), status_code=201)
 
-    def on_done(self, event: Event, sink: EventSink) -> None:
-        self.module.receipt(ProbeDone.model_validate(event.payload))
+    def on_done(self, event: Received[ProbeDone], sink: EventSink) -> None:
+        self.module.receipt(event.payload)

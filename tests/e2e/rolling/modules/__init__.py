@@ -1,0 +1,1 @@
+"""Module packages of the rolling-deploy test (scanned like ``modules/``)."""

@@ -1,0 +1,1 @@
+"""Orchestrators of the rolling-deploy test."""
