@@ -34,16 +34,15 @@ from events.errors import (
     Transient,
     Unauthorized,
 )
+from events.hook_ids import HookRunId, hook_key, hook_run_id
 from events.hooks import (
     DEFAULT_PRIORITY,
     EventSink,
     HookHandler,
     HookRegistry,
-    HookRunId,
     HookSink,
     Received,
     RegisteredHook,
-    hook_run_id,
 )
 from events.problem import PROBLEM_MEDIA_TYPE, Problem
 from events.sensitive import SENSITIVE, Credential, Sensitive, sensitive_fields
@@ -96,6 +95,7 @@ __all__ = [
     "Transient",
     "Unauthorized",
     "check_transition",
+    "hook_key",
     "hook_run_id",
     "is_id",
     "new_id",

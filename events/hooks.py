@@ -23,13 +23,14 @@ import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, NewType, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
 from events.catalogue import WILDCARD, EventCatalogue
 from events.envelopes import Event
 from events.errors import RegistrationError
+from events.hook_ids import HookRunId, hook_key, hook_run_id
 
 DEFAULT_PRIORITY = 10
 MIN_PRIORITY = 0
@@ -40,20 +41,6 @@ class EventSink(Protocol):
     """Where a handler sends the events it causes."""
 
     def emit(self, name: str, payload: object) -> Event: ...
-
-
-HookRunId = NewType("HookRunId", str)
-
-
-def hook_run_id(event_id: str, hook_key: str) -> HookRunId:
-    """The id of one hook's run on one event: the idempotency key of everything it writes.
-
-    Formatted here and nowhere else. Every try and every delivery of the same
-    (event, hook) has the same run id; the completion record, the pending-set
-    member of a retry, the cause of the run's own events and the keys of the
-    hook's writes are all made from it.
-    """
-    return HookRunId(f"{event_id}/{hook_key}")
 
 
 class HookSink(EventSink, Protocol):
@@ -178,7 +165,7 @@ class RegisteredHook:
     @property
     def key(self) -> str:
         """A stable name for this hook, used in completion records and traces."""
-        return f"{self.module}.{self.handler_name}"
+        return hook_key(self.module, self.handler_name)
 
     @property
     def sort_key(self) -> tuple[int, int]:
@@ -222,7 +209,7 @@ class HookRegistry:
         if not callable(handler):
             raise RegistrationError(f"{where}: handler is not callable")
         check_handler(handler, self._model_of(event), where)
-        if any(h.event == event and h.key == f"{module}.{handler_name}" for h in self._hooks):
+        if any(h.event == event and h.key == hook_key(module, handler_name) for h in self._hooks):
             raise RegistrationError(f"{where}: registered twice")
         hook = RegisteredHook(
             event=event,

@@ -6,6 +6,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from events.hook_ids import hook_key
+
 
 class HookRunStatus(StrEnum):
     SUCCEEDED = "succeeded"
@@ -26,3 +28,8 @@ class HookRun(BaseModel):
     attempts: int  # which try of this hook on this event the record is about
     duration_ms: float
     error: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The key of the hook this run belongs to (``events.hook_key``)."""
+        return hook_key(self.module, self.handler)

@@ -94,15 +94,15 @@ class CommandRun:
     @property
     def hook_order(self) -> list[str]:
         """``module.handler`` of every hook run, in the order they ran."""
-        return [f"{run.module}.{run.handler}" for run in self.document.hooks]
+        return [run.key for run in self.document.hooks]
 
     def tries(self, hook_key: str) -> list[HookRun]:
         """The trace records of ``module.handler``'s tries, in order (status, attempts, error)."""
-        return [r for r in self.document.hooks if f"{r.module}.{r.handler}" == hook_key]
+        return [r for r in self.document.hooks if r.key == hook_key]
 
     def hooks_run_for(self, event: str) -> list[str]:
         """``module.handler`` of the hooks that ran for events named ``event``, in order."""
-        return [f"{r.module}.{r.handler}" for r in self.document.hooks if r.event == event]
+        return [r.key for r in self.document.hooks if r.event == event]
 
     def emitted(self, name: str) -> list[dict[str, Any]]:
         """The payloads of the events named ``name``."""

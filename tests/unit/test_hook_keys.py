@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from events import Event, Received, hook_run_id
+from events import Event, Received, hook_key, hook_run_id
 from modules.notifications import NotificationsModule
 from modules.transactions.models import TransferCompleted
 from modules.wallet import WalletModule
@@ -27,6 +27,12 @@ def _event(name: str, payload: dict[str, object]) -> Event:
 def test_the_run_id_is_the_event_id_and_the_hook_key() -> None:
     """One format, one place: ``<event id>/<module>.<handler>``."""
     assert hook_run_id("e1", "audit.record") == "e1/audit.record"
+
+
+def test_the_hook_key_is_the_module_and_the_handler() -> None:
+    """The key registration, the runner and the trace readers share: ``<module>.<handler>``."""
+    assert hook_key("audit", "record") == "audit.record"
+    assert hook_run_id("e1", hook_key("audit", "record")) == "e1/audit.record"
 
 
 def test_messages_are_keyed_by_run_and_recipient_and_timed_to_the_millisecond() -> None:
