@@ -20,10 +20,9 @@ from core import keys
 from core.security import ADMIN_ROLE, OPERATOR_ROLE, SessionStore, UserRoles, UserRolesRegistry
 from core.settings import Settings
 from core.stores import connect_mongo, connect_redis, mongo_database
-from modules.user_management import UserManagementModule
+from modules.user_management import PROFILE_VIEW, UserManagementModule
 from modules.user_management.identifiers import email_key
 
-PROFILE_VIEW = "profile"
 # The roles this command gives and takes; every user has ``user``.
 GRANTABLE_ROLES = (ADMIN_ROLE, OPERATOR_ROLE)
 

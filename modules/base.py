@@ -37,6 +37,10 @@ class BaseModule:
     events: ClassVar[tuple[EventSpec, ...]] = ()
     secrets: ClassVar[tuple[Secret, ...]] = ()
     indexes: ClassVar[tuple[Index, ...]] = ()
+    # The names of the Redis views this module's orchestrator publishes; its query routes
+    # name one of these as their ``read_model``. Declare each as a constant in the module,
+    # so the route, the orchestrator and any tool that drops a view share one string.
+    read_models: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)

@@ -1,5 +1,5 @@
 """API keys for service callers, managed by admins."""
 
-from modules.api_keys.module import ApiKeysModule
+from modules.api_keys.module import KEYS_VIEW, ApiKeysModule
 
-__all__ = ["ApiKeysModule"]
+__all__ = ["KEYS_VIEW", "ApiKeysModule"]

@@ -30,10 +30,13 @@ _KEY_ID_NAMESPACE = uuid.UUID("3e9b7c5a-1d2f-4a8b-9c6e-0f1a2b3c4d5e")
 MANAGE = "api_keys:manage"
 USER_PRINCIPAL = "user:"
 KEY_PRINCIPAL = "key:"
+# The Redis view this module publishes (``read_models``); its query route serves it.
+KEYS_VIEW = "keys"
 
 
 class ApiKeysModule(BaseModule):
     name = "api_keys"
+    read_models = (KEYS_VIEW,)
     description = "Scoped API keys for service callers; stored hashed, shown once, revocable."
     # A key acts for a user: minting one reads that user's roles.
     dependencies = ("user_management",)
@@ -57,7 +60,7 @@ class ApiKeysModule(BaseModule):
             request=PageQuery,
             permission=MANAGE,
             mode=RouteMode.QUERY,
-            read_model="keys",
+            read_model=KEYS_VIEW,
             read_model_kind=ReadModelKind.LIST,
             shared_read_model=True,
             summary="Every key, newest first (never the keys themselves)",

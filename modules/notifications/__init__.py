@@ -1,5 +1,5 @@
 """The notifications inbox."""
 
-from modules.notifications.module import Message, NotificationsModule
+from modules.notifications.module import INBOX_VIEW, Message, NotificationsModule
 
-__all__ = ["Message", "NotificationsModule"]
+__all__ = ["INBOX_VIEW", "Message", "NotificationsModule"]

@@ -17,6 +17,8 @@ from modules.user_management.models import UserCreated
 from modules.wallet.models import WalletChanged
 
 PRIORITY = 50
+# The Redis view this module publishes (``read_models``); its query route serves it.
+INBOX_VIEW = "inbox"
 
 
 class Message(BaseModel):
@@ -72,6 +74,7 @@ def _texts(name: str, payload: Notified) -> list[tuple[str, str]]:
 
 class NotificationsModule(BaseModule):
     name = "notifications"
+    read_models = (INBOX_VIEW,)
     description = "Each user's inbox of messages produced by hooks."
     dependencies = ("user_management", "wallet", "transactions")
     permissions = (Permission("notifications:read", description="Read your inbox"),)
@@ -83,7 +86,7 @@ class NotificationsModule(BaseModule):
             request=PageQuery,
             permission="notifications:read",
             mode=RouteMode.QUERY,
-            read_model="inbox",
+            read_model=INBOX_VIEW,
             read_model_kind=ReadModelKind.LIST,
             summary="The caller's messages, newest first",
             response=Page,

@@ -1,5 +1,5 @@
 """Transfers between users."""
 
-from modules.transactions.module import TransactionsModule
+from modules.transactions.module import HISTORY_VIEW, TransactionsModule
 
-__all__ = ["TransactionsModule"]
+__all__ = ["HISTORY_VIEW", "TransactionsModule"]

@@ -20,10 +20,13 @@ from modules.transactions.models import (
 from modules.wallet.models import EntryKind, Operation
 
 _TRANSFER_ID_NAMESPACE = uuid.UUID("5a3c7d1e-9f2b-4c8e-a1d6-0e4b7c9f2a31")
+# The Redis view this module publishes (``read_models``); its query route serves it.
+HISTORY_VIEW = "history"
 
 
 class TransactionsModule(BaseModule):
     name = "transactions"
+    read_models = (HISTORY_VIEW,)
     description = "Transfers between users, each debit matched by its credit exactly once."
     dependencies = ("user_management", "wallet")
     permissions = (
@@ -49,7 +52,7 @@ class TransactionsModule(BaseModule):
             permission="transactions:read",
             users_only=True,
             mode=RouteMode.QUERY,
-            read_model="history",
+            read_model=HISTORY_VIEW,
             read_model_kind=ReadModelKind.LIST,
             summary="The caller's transfers, newest first",
             response=Page,

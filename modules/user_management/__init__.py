@@ -1,5 +1,5 @@
 """User management: register, login, profile."""
 
-from modules.user_management.module import UserManagementModule
+from modules.user_management.module import PROFILE_VIEW, UserManagementModule
 
-__all__ = ["UserManagementModule"]
+__all__ = ["PROFILE_VIEW", "UserManagementModule"]

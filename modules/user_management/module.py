@@ -30,10 +30,13 @@ _USER_ID_NAMESPACE = uuid.UUID("0b8f6f9e-3c1d-4a55-9d2e-7f4f3b2a9c10")
 _SESSION_NAMESPACE = uuid.UUID("9d4e2a71-5c3b-4f8e-b1a0-6e7d8c9f0a12")
 _REFRESH_NAMESPACE = uuid.UUID("c2b1a0f9-8e7d-4c6b-9a58-4f3e2d1c0b9a")
 BAD_CREDENTIALS = "invalid email or password"
+# The Redis view this module publishes (``read_models``); its query route serves it.
+PROFILE_VIEW = "profile"
 
 
 class UserManagementModule(BaseModule):
     name = "user_management"
+    read_models = (PROFILE_VIEW,)
     description = "Registration, login with JWT access and refresh tokens, the caller's profile."
     permissions = (
         Permission("profile:read", description="Read your profile"),
@@ -86,7 +89,7 @@ class UserManagementModule(BaseModule):
             permission="profile:read",
             users_only=True,
             mode=RouteMode.QUERY,
-            read_model="profile",
+            read_model=PROFILE_VIEW,
             summary="The caller's profile",
             response=Profile,
         ),

@@ -1,5 +1,5 @@
 """The credits wallet."""
 
-from modules.wallet.module import InsufficientFunds, WalletModule
+from modules.wallet.module import BALANCE_VIEW, InsufficientFunds, WalletModule
 
-__all__ = ["InsufficientFunds", "WalletModule"]
+__all__ = ["BALANCE_VIEW", "InsufficientFunds", "WalletModule"]

@@ -17,6 +17,9 @@ from modules.wallet.models import (
     WalletChanged,
 )
 
+# The Redis view this module publishes (``read_models``); its query route serves it.
+BALANCE_VIEW = "balance"
+
 
 class InsufficientFunds(Conflict):
     problem = "insufficient-funds"
@@ -25,6 +28,7 @@ class InsufficientFunds(Conflict):
 
 class WalletModule(BaseModule):
     name = "wallet"
+    read_models = (BALANCE_VIEW,)
     description = "A balance of whole credits per user, changed only through ledgered operations."
     dependencies = ("user_management",)
     permissions = (
@@ -40,7 +44,7 @@ class WalletModule(BaseModule):
             permission="wallet:read",
             users_only=True,
             mode=RouteMode.QUERY,
-            read_model="balance",
+            read_model=BALANCE_VIEW,
             summary="The caller's balance",
             response=Balance,
         ),

@@ -23,6 +23,7 @@ from events import (
     HookRunStatus,
     utc_now,
 )
+from modules.notifications import INBOX_VIEW, NotificationsModule
 from workers.pytest_plugin import HarnessFactory
 from workers.testing import CommandRun, Harness
 
@@ -155,7 +156,7 @@ def test_a_failing_hook_with_retries_left_is_retried_not_an_attribute_error(
     harness = hookline_harness("notifications", "audit", sleep=repair)
     ada = Actor(user_id="ada", roles=("user",))
     harness.submit("notifications.inbox", {}, actor=ada)  # the inbox view is built
-    inbox = keys.read_model("notifications", "inbox", "ada")
+    inbox = keys.read_model(NotificationsModule.name, INBOX_VIEW, "ada")
     harness.services.redis.delete(inbox)
     harness.services.redis.set(inbox, "not a sorted set")
     payload = {"user_id": "ada", "amount": 4, "balance": 9, "kind": "deposit", "op_id": "op-1"}

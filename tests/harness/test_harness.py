@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from events import Actor, CommandStatus
+from modules.wallet import BALANCE_VIEW, WalletModule
 from workers.pytest_plugin import HarnessFactory
 
 USER = {"email": "ada@example.com", "username": "ada", "password": "correct horse battery"}
@@ -45,7 +46,7 @@ def test_secrets_reach_the_module_and_effects_land_in_mongodb(
         {"_id": user_id}
     )
     assert wallet is not None and wallet["balance"] == 12
-    assert harness.read_model("wallet", "balance", user_id)["balance"] == 12
+    assert harness.read_model(WalletModule.name, BALANCE_VIEW, user_id)["balance"] == 12
 
 
 def test_a_domain_error_fails_the_command_with_its_problem(

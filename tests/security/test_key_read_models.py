@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from core import keys
+from modules.notifications import INBOX_VIEW, NotificationsModule
 from tests.security.conftest import assert_refused, commands_of, key_header, minted
 
 pytestmark = pytest.mark.e2e
@@ -30,7 +31,8 @@ def test_a_keys_second_read_is_served_from_its_read_model(
     first = client.get("/notifications", headers=key)
     assert first.status_code == 200, first.text
     assert commands_of(redis_client, principal) == 1
-    assert redis_client.exists(keys.read_model("notifications", "inbox", principal) + ":ready")
+    inbox = keys.read_model(NotificationsModule.name, INBOX_VIEW, principal)
+    assert redis_client.exists(inbox + ":ready")
     second = client.get("/notifications", headers=key)
     assert second.status_code == 200 and "Location" not in second.headers
     assert second.json() == first.json() == {"items": [], "next": None}

@@ -18,7 +18,7 @@ from core.security import ApiKeyRecord, UserRoles
 from core.security import api_keys as keys_crypto
 from events import Actor, CommandResult, Unauthorized, utc_now
 from events.paging import PageQuery
-from modules.api_keys import ApiKeysModule
+from modules.api_keys import KEYS_VIEW, ApiKeysModule
 from modules.api_keys.models import ApiKey, CreateKeyRequest, RevokedKey, RevokeKeyRequest
 from modules.user_management.models import User
 from workers.context import CommandContext
@@ -128,7 +128,7 @@ class ApiKeysOrchestrator(Orchestrator[ApiKeysModule]):
     def _rebuild_listing(self) -> list[tuple[int, Any]]:
         items = [self.module.listing(key) for key in self._all()]
         items.sort(key=lambda pair: pair[0], reverse=True)
-        self.read_models.replace(self.module.name, KEYS, SHARED_KEY, items)
+        self.read_models.replace(self.module.name, KEYS_VIEW, SHARED_KEY, items)
         return items
 
     def _all(self) -> list[ApiKey]:

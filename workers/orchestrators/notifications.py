@@ -5,14 +5,12 @@ from __future__ import annotations
 from core.read_models import caller_key
 from events import CommandResult, HookSink, Received
 from events.paging import PageQuery
-from modules.notifications import Message, NotificationsModule
+from modules.notifications import INBOX_VIEW, Message, NotificationsModule
 from modules.notifications.module import Notified
 from workers.context import CommandContext
 from workers.documents import from_document, insert_once
 from workers.listing import page_of
 from workers.orchestrator import Orchestrator
-
-INBOX = "inbox"
 
 
 class NotificationsOrchestrator(Orchestrator[NotificationsModule]):
@@ -28,7 +26,7 @@ class NotificationsOrchestrator(Orchestrator[NotificationsModule]):
         for message in self.module.messages_for(event, sink.run_id):
             stored = self._insert_once(message)
             self.read_models.append(
-                self.module.name, INBOX, stored.user_id, [self.module.inbox_item(stored)]
+                self.module.name, INBOX_VIEW, stored.user_id, [self.module.inbox_item(stored)]
             )
 
     def _insert_once(self, message: Message) -> Message:
@@ -41,5 +39,5 @@ class NotificationsOrchestrator(Orchestrator[NotificationsModule]):
         user_id = ctx.actor.user_id or ""
         documents = self.collection("messages").find({"user_id": user_id}).sort("created_at", -1)
         items = [self.module.inbox_item(from_document(Message, d, "message_id")) for d in documents]
-        self.read_models.replace(self.module.name, INBOX, caller_key(ctx.actor), items)
+        self.read_models.replace(self.module.name, INBOX_VIEW, caller_key(ctx.actor), items)
         return self.result(page_of(items, query))

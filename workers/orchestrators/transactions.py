@@ -16,7 +16,7 @@ from core.failpoints import failpoint
 from core.read_models import caller_key
 from events import CommandResult, NotFound
 from events.paging import PageQuery
-from modules.transactions import TransactionsModule
+from modules.transactions import HISTORY_VIEW, TransactionsModule
 from modules.transactions.models import Transfer, TransferRequest, TransferResult, TransferState
 from modules.wallet import InsufficientFunds
 from workers.context import CommandContext
@@ -25,8 +25,6 @@ from workers.listing import page_of
 from workers.orchestrator import Orchestrator
 from workers.orchestrators.user_management import UserManagementOrchestrator
 from workers.orchestrators.wallet import WalletOrchestrator
-
-HISTORY = "history"
 
 
 class TransactionsOrchestrator(Orchestrator[TransactionsModule]):
@@ -50,9 +48,8 @@ class TransactionsOrchestrator(Orchestrator[TransactionsModule]):
         )
         ctx.emit("transfer_completed", self.module.completed_event(transfer))
         for user_id in (transfer.from_user_id, transfer.to_user_id):
-            self.read_models.append(
-                self.module.name, HISTORY, user_id, [self.module.history_item(transfer, user_id)]
-            )
+            item = self.module.history_item(transfer, user_id)
+            self.read_models.append(self.module.name, HISTORY_VIEW, user_id, [item])
         return self.result(TransferResult(transfer_id=transfer.id, balance=debit.balance_after))
 
     def history(self, ctx: CommandContext, query: PageQuery) -> CommandResult:
@@ -69,7 +66,7 @@ class TransactionsOrchestrator(Orchestrator[TransactionsModule]):
             .sort("created_at", -1)
         )
         items = [self.module.history_item(from_document(Transfer, d), user_id) for d in documents]
-        self.read_models.replace(self.module.name, HISTORY, caller_key(ctx.actor), items)
+        self.read_models.replace(self.module.name, HISTORY_VIEW, caller_key(ctx.actor), items)
         return self.result(page_of(items, query))
 
     def _new_transfer(self, ctx: CommandContext, request: TransferRequest) -> Transfer:

@@ -15,7 +15,7 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 from core.security import TokenType
 from core.security.attempts import AttemptLedger
 from events import CommandResult, ConfigurationError, NotFound, Unauthorized
-from modules.user_management import UserManagementModule
+from modules.user_management import PROFILE_VIEW, UserManagementModule
 from modules.user_management.identifiers import email_key, username_key
 from modules.user_management.models import (
     LoginRequest,
@@ -29,7 +29,6 @@ from workers.context import CommandContext
 from workers.documents import from_document, to_document
 from workers.orchestrator import Orchestrator
 
-PROFILE = "profile"
 # What the keyed digest of an email is for: the account's failed logins in Redis. Keyed, so
 # the key names no email and nobody without the sealing key can test a guess against it.
 LOGIN_ATTEMPTS = "login-attempts"
@@ -44,7 +43,7 @@ class UserManagementOrchestrator(Orchestrator[UserManagementModule]):
         user = self._insert_or_find_own(user, request)
         ctx.emit("user_created", self.module.created_event(user))
         profile = self.module.profile(user)
-        self.put_read_model(PROFILE, user.id, profile)
+        self.put_read_model(PROFILE_VIEW, user.id, profile)
         return self.result(profile, status_code=201)
 
     def login(self, ctx: CommandContext, request: LoginRequest) -> CommandResult:
@@ -70,7 +69,7 @@ class UserManagementOrchestrator(Orchestrator[UserManagementModule]):
         tokens, refresh_id = self._issue_tokens(user, session)
         self.services.sessions.open(session, user.id, refresh_id, self.module.refresh_token_ttl_s)
         ctx.emit("user_logged_in", {"user_id": user.id})
-        self.put_read_model(PROFILE, user.id, self.module.profile(user))
+        self.put_read_model(PROFILE_VIEW, user.id, self.module.profile(user))
         return self.result(tokens)
 
     def refresh(self, ctx: CommandContext, request: RefreshRequest) -> CommandResult:
@@ -105,7 +104,7 @@ class UserManagementOrchestrator(Orchestrator[UserManagementModule]):
         if user is None:
             raise NotFound("the caller's user no longer exists")
         profile = self.module.profile(user)
-        self.put_read_model(PROFILE, user.id, profile)
+        self.put_read_model(PROFILE_VIEW, user.id, profile)
         return self.result(profile)
 
     def _insert_or_find_own(self, user: User, request: RegisterRequest) -> User:

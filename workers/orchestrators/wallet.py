@@ -22,7 +22,7 @@ from pymongo import ReturnDocument
 from core.failpoints import failpoint
 from events import CommandResult, HookSink, NotFound, Received, Transient, utc_now
 from modules.user_management.models import UserCreated
-from modules.wallet import WalletModule
+from modules.wallet import BALANCE_VIEW, WalletModule
 from modules.wallet.models import (
     AmountRequest,
     Balance,
@@ -35,7 +35,6 @@ from workers.context import CommandContext
 from workers.documents import from_document, insert_once
 from workers.orchestrator import Orchestrator
 
-BALANCE = "balance"
 IN_FLIGHT = "ops_in_flight"
 # Optimistic tries per operation before giving up to the retry policy.
 MAX_CONFLICTS = 50
@@ -164,7 +163,7 @@ class WalletOrchestrator(Orchestrator[WalletModule]):
         updated_at: datetime = wallet.get("updated_at") or wallet["created_at"]
         view = Balance(user_id=wallet["_id"], balance=wallet["balance"], updated_at=updated_at)
         self.read_models.put(
-            self.module.name, BALANCE, view.user_id, view, version=wallet["version"] + 1
+            self.module.name, BALANCE_VIEW, view.user_id, view, version=wallet["version"] + 1
         )
         return view
 
