@@ -4,7 +4,7 @@
 The gateway never reads MongoDB: each route submits an admin command on the
 bus and answers with its result once a worker ran it (or 202 if none did
 within the longest wait). The worker checks the permission again
-(``workers.admin``).
+(``workers.platform_commands``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,12 @@ from api_gateway.admission import Caller, Policy
 from api_gateway.bodies import check_query, validate
 from api_gateway.commands import new_command, services_of, submit_waiting
 from events import Command, DeadLetterQuery, DeadLetterRef
-from events.admin import LIST_DEAD_LETTERS, PERMISSION_OF, REPLAY_DEAD_LETTER, SHOW_DEAD_LETTER
+from events.platform_commands import (
+    LIST_DEAD_LETTERS,
+    PERMISSION_OF,
+    REPLAY_DEAD_LETTER,
+    SHOW_DEAD_LETTER,
+)
 
 
 def admin_routes() -> list[Route]:

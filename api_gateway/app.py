@@ -15,10 +15,10 @@ from starlette.routing import Route
 
 from api_gateway.admin_routes import admin_routes
 from api_gateway.commands import command_document
+from api_gateway.health_routes import health_routes
 from api_gateway.metrics import GatewayMetrics, metrics_listener
 from api_gateway.module_routes import build_routes
-from api_gateway.operator_routes import install_operator_tools, operator_middleware, operator_routes
-from api_gateway.platform_routes import health, module_health, modules_status
+from api_gateway.operator_tools import install_operator_tools, operator_middleware, operator_routes
 from api_gateway.problems import EXCEPTION_HANDLERS
 from api_gateway.services import GatewayServices
 from core import failpoints
@@ -36,9 +36,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     order = found.order
     roles = RoleTable.compose(found.permissions, found.permission_uses)
     routes = [
-        Route("/health", health),
-        Route("/modules/status", modules_status),
-        Route("/modules/{name}/health", module_health),
+        *health_routes(),
         Route("/commands/{command_id}", command_document),
         *operator_routes(),
         *admin_routes(),

@@ -24,8 +24,8 @@ from core.logs import LogFormat, LogSettings, configure_logging
 from core.sealing import new_key_entry
 from core.security import ADMIN_ROLE
 from core.settings import Settings
-from hookline.admin import GRANTABLE_ROLES, AdminAction, UnknownUser, change_admin_role
 from hookline.processes import ProcessGroup
+from hookline.role_commands import GRANTABLE_ROLES, AdminAction, UnknownUser, change_admin_role
 from hookline.stack import (
     FLOWER_AUTH_ENV,
     FLOWER_SECRET_NAME,

@@ -26,13 +26,13 @@ from events import (
     Problem,
 )
 from modules import BaseModule, LoadResult, Route, load_all
-from workers.admin import AdminCommands
 from workers.context import CommandContext
 from workers.dead_letters import Replayer
 from workers.failures import Failures
 from workers.hook_runner import HookRunner
 from workers.orchestrator import Orchestrator
 from workers.orchestrators import orchestrator_for
+from workers.platform_commands import AdminCommands
 from workers.retry import RetryPolicy
 from workers.services import WorkerServices
 

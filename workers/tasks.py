@@ -23,7 +23,7 @@ from core.celery_app import ADMIN_QUEUE, EVENTS_QUEUE, HOOK_TASK, event_task_nam
 from core.command_state import CommandBusy, CommandRefused, CommandUnconfirmed
 from core.redelivery import SentMessage
 from events import Command, Event, EventCatalogue, InvalidTransition
-from events.admin import ADMIN_COMMANDS
+from events.platform_commands import ADMIN_COMMANDS
 from modules import BaseModule
 from workers.hook_runner import UnknownHook
 from workers.retry import RetryDecision

@@ -16,7 +16,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from events import Actor, Forbidden, RegistrationError
-from events.admin import MANAGE_DEAD_LETTERS, READ_DEAD_LETTERS
 from events.permissions import (
     ADMIN_ROLE,
     OPERATOR_ROLE,
@@ -24,6 +23,7 @@ from events.permissions import (
     Permission,
     PermissionUse,
 )
+from events.platform_commands import MANAGE_DEAD_LETTERS, READ_DEAD_LETTERS
 
 # The name under which the kernel's own permissions are declared.
 PLATFORM = "platform"

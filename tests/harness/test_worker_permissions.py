@@ -7,7 +7,7 @@ the gateway no longer would admit) is refused by the worker, by permission.
 from __future__ import annotations
 
 from events import Actor, CommandStatus
-from events.admin import LIST_DEAD_LETTERS, REPLAY_DEAD_LETTER
+from events.platform_commands import LIST_DEAD_LETTERS, REPLAY_DEAD_LETTER
 from workers.pytest_plugin import HarnessFactory
 
 OPERATOR = Actor(user_id="o", roles=("user", "operator"))

@@ -29,8 +29,8 @@ from pymongo.database import Database
 
 from core import keys
 from core.settings import Settings
-from hookline.admin import AdminAction, change_admin_role
 from hookline.processes import spawn, terminate
+from hookline.role_commands import AdminAction, change_admin_role
 from hookline.stack import gateway_command
 from tests.conftest import RunningStack, await_healthy
 from tests.e2e.helpers import bearer, login, new_user, register

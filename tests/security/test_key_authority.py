@@ -16,7 +16,7 @@ from pymongo.database import Database
 
 from core.celery_app import make_celery
 from core.settings import Settings
-from hookline.admin import AdminAction, change_admin_role
+from hookline.role_commands import AdminAction, change_admin_role
 from tests.conftest import RunningStack
 from tests.e2e.helpers import bearer, login
 from tests.security.conftest import (

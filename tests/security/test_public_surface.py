@@ -79,7 +79,7 @@ def test_health_says_only_ok_or_down_and_logs_the_cause(refusing: RefusingGatewa
     causes = [
         line
         for line in logged
-        if line["logger"] == "api_gateway.platform_routes"
+        if line["logger"] == "api_gateway.health_routes"
         and re.match(r"health: broker is down \(\w+: ", line["message"])
     ]
     assert causes and {line["level"] for line in causes} == {"WARNING"}

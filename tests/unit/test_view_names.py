@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hookline import admin
+from hookline import role_commands
 from modules import discover
 from modules.base import BaseModule
 from modules.declarations import RouteMode
@@ -62,4 +62,4 @@ def test_the_scan_sees_the_writes() -> None:
 
 
 def test_the_role_command_drops_the_profile_view_the_module_declares() -> None:
-    assert admin.PROFILE_VIEW in UserManagementModule.read_models
+    assert role_commands.PROFILE_VIEW in UserManagementModule.read_models

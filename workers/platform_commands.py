@@ -2,7 +2,7 @@
 
 The gateway never reads MongoDB, so its admin routes submit these commands and
 wait for their results like any other command. Each needs its permission
-(``events.admin.PERMISSION_OF``: reading dead letters, or replaying them); the
+(``events.platform_commands.PERMISSION_OF``: reading dead letters, or replaying them); the
 gateway checks it too, this is the second lock, against the same role table.
 """
 
@@ -22,7 +22,12 @@ from events import (
     DeadLetterRef,
     InvalidInput,
 )
-from events.admin import LIST_DEAD_LETTERS, PERMISSION_OF, REPLAY_DEAD_LETTER, SHOW_DEAD_LETTER
+from events.platform_commands import (
+    LIST_DEAD_LETTERS,
+    PERMISSION_OF,
+    REPLAY_DEAD_LETTER,
+    SHOW_DEAD_LETTER,
+)
 from workers.dead_letters import DeadLetterStore, Replayer
 
 AdminHandler = Callable[[Mapping[str, Any]], CommandResult]

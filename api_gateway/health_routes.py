@@ -1,4 +1,4 @@
-"""Operator routes: health, module status, module health.
+"""The health routes: ``/health``, ``/modules/status`` and ``/modules/{name}/health``.
 
 ``/health`` answers anyone (load balancers call it), so each part says only ``ok``
 or ``down``; why a part is down goes to the log at WARNING, never to the caller.
@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from api_gateway.admission import Policy
 from api_gateway.commands import services_of
@@ -120,3 +121,11 @@ async def module_health(request: Request) -> Response:
                     status_code=200 if healthy else 503,
                 )
     raise NotFound(f"no module {name!r} is reported by any worker")
+
+
+def health_routes() -> list[Route]:
+    return [
+        Route("/health", health),
+        Route("/modules/status", modules_status),
+        Route("/modules/{name}/health", module_health),
+    ]
