@@ -4,16 +4,15 @@ Every child runs in its own process group, so a Ctrl-C in the terminal reaches
 only the supervisor, which then stops the children in reverse start order (the
 gateway before the worker, the worker before the servers it needs). Stopping
 sends SIGTERM to the child, waits a grace period, then SIGKILLs whatever is
-left in its process group (Celery's pool processes included).
+left in its process group (Celery's pool processes included): ``spawn`` and
+``terminate`` live in ``core.processes``, below the workers and the embedded
+servers that use them too, and are re-exported here.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import shlex
-import signal
 import subprocess
 import sys
 import threading
@@ -21,47 +20,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
+from core.processes import DEFAULT_GRACE_S, spawn, terminate
+
+__all__ = ["DEFAULT_GRACE_S", "ProcessGroup", "spawn", "terminate"]
+
 log = logging.getLogger(__name__)
 
-DEFAULT_GRACE_S = 10.0
 _READER_JOIN_S = 2.0
-
-
-def spawn(
-    argv: Sequence[str], env: Mapping[str, str] | None = None, *, output: int | IO[bytes] | None
-) -> subprocess.Popen[bytes]:
-    """Start ``argv`` as the leader of a new process group, stdin closed."""
-    return subprocess.Popen(
-        list(argv),
-        env=dict(env) if env is not None else None,
-        stdin=subprocess.DEVNULL,
-        stdout=output,
-        stderr=subprocess.STDOUT,
-        process_group=0,
-    )
-
-
-def terminate(process: subprocess.Popen[bytes], grace_s: float = DEFAULT_GRACE_S) -> int:
-    """Stop a process started by ``spawn`` and everything in its group; return its exit code."""
-    if process.poll() is None:
-        _send(process.pid, signal.SIGTERM)
-        try:
-            process.wait(grace_s)
-        except subprocess.TimeoutExpired:
-            log.warning("pid %d ignored SIGTERM for %.0f s; killing it", process.pid, grace_s)
-    # The leader is gone or going; its helpers may not be.
-    _kill_group(process.pid)
-    return process.wait()
-
-
-def _send(pid: int, signum: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signum)
-
-
-def _kill_group(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
 
 
 @dataclass

@@ -21,7 +21,7 @@ from typing import Protocol
 
 import pytest
 
-from hookline.stack import ensure_mongo, ensure_redis
+from core.embedded_servers import ensure_mongo, ensure_redis
 from workers.bus import Sleeper, no_sleep
 from workers.testing import Harness, HarnessConfig, new_database_name
 
