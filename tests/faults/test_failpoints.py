@@ -196,41 +196,61 @@ class Crashes:
     worker_lost: int  # Celery's WorkerLostError for the task the process held
     redeliveries: int  # a message received again, not as a retry Hookline published
     ignored: int  # a redelivered command that had already finished
+    # At command.after_events: the events the crashed runs had published, which the
+    # command's next run publishes again (the same event ids, a later occurred_at).
+    republished: int
 
     @classmethod
     def read(cls, stack: FaultStack, failpoint: str) -> Crashes:
         logs = [stack.worker_log(g).read_text() for g in range(1, stack.generation + 1)]
         received = Counter(m for log in logs for m in _RECEIVED.findall(log))
         retries = sum(len(_RETRY.findall(log)) for log in logs)
+        fired = [c for log in logs for c in _fired_commands(log, failpoint)]
         return cls(
             fires=stack.worker_log_count(f"failpoint {failpoint} fired: exit"),
             replaced=stack.worker_log_count(f"exited with 'exitcode {EXIT_CODE}'"),
             worker_lost=stack.worker_log_count("WorkerLostError('Worker exited prematurely"),
             redeliveries=sum(count - 1 for count in received.values()) - retries,
             ignored=stack.worker_log_count("already finished; redelivery ignored"),
+            republished=sum(own_events(c, received) for c in fired)
+            if failpoint == "command.after_events"
+            else 0,
         )
+
+    @property
+    def expected_redeliveries(self) -> int:
+        """The message each dead process held, and the events published again."""
+        return self.fires + self.republished
 
 
 _RECEIVED = re.compile(r"Task [\w.]+\[(\w+)\] received")
 _RETRY = re.compile(r"Task [\w.]+\[\w+\] retry:")
 
 
-# Messages received again per fire: the one the dead process held, and at
-# command.after_events also the event that the command's second run publishes again
-# (the same event id, a later occurred_at).
-REDELIVERED_PER_FIRE = {"command.after_events": 2}
+def _fired_commands(log: str, failpoint: str) -> list[str]:
+    """The command (from the log line's context) each fire of ``failpoint`` ended."""
+    fired = f"failpoint {failpoint} fired: exit"
+    lines = (json.loads(line) for line in log.splitlines() if fired in line)
+    return [line["command_id"] for line in lines]
+
+
+def own_events(command_id: str, received: Counter[str]) -> int:
+    """How many events ``command_id`` published (each event is a task named by its id):
+    a deposit one, an inbox query (``GET /notifications``) none."""
+    count = 0
+    while Event.derive_id(command_id, count) in received:
+        count += 1
+    return count
 
 
 def crashes_settled(stack: FaultStack, failpoint: str) -> Crashes:
     """The crash figures once every dead process was replaced and its message redelivered."""
 
-    per_fire = REDELIVERED_PER_FIRE.get(failpoint, 1)
-
     def settled() -> Crashes | None:
         crashes = Crashes.read(stack, failpoint)
         done = crashes.replaced == crashes.worker_lost == crashes.fires
         # At least: the redelivery sweep may also resend a message it took for lost.
-        done = done and crashes.redeliveries >= per_fire * crashes.fires
+        done = done and crashes.redeliveries >= crashes.expected_redeliveries
         if failpoint == "command.after_result":  # and each redelivery found it finished
             done = done and crashes.ignored == crashes.fires
         return crashes if done else None
