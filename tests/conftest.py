@@ -32,6 +32,7 @@ from hookline.stack import (
 )
 from tests.e2e.helpers import PASSWORD, bearer, login, register
 from tests.stack_fixtures import (
+    TEST_WORKER_ENV,
     Servers,
     free_port,
     kill_group,
@@ -77,6 +78,7 @@ def stack_env(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> dic
     return {
         **os.environ,
         **SOFT_SHUTDOWN_ENV,
+        **TEST_WORKER_ENV,
         "REDIS_URL": servers.redis_url,
         "BROKER_URL": servers.redis_url,
         "MONGO_URL": servers.mongo_url,

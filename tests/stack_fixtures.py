@@ -43,6 +43,12 @@ TEST_REDIS_DB = int(os.environ.get("HOOKLINE_TEST_REDIS_DB", "15"))
 # RabbitMQ at the same time must each name a vhost of their own (queue names are fixed).
 TEST_AMQP_URL = os.environ.get("HOOKLINE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
+# Every test stack runs one worker on its broker, so Celery's mingle (at start a worker asks
+# the others for their revoked tasks and clocks, waiting a second for replies) finds it
+# alone every time: its workers skip it, a second off each start. (`celery worker` reads
+# its options from CELERY_WORKER_<OPTION>; deployments keep mingle.)
+TEST_WORKER_ENV = {"CELERY_WORKER_WITHOUT_MINGLE": "true"}
+
 
 @dataclass(frozen=True)
 class Servers:

@@ -40,7 +40,13 @@ from hookline.stack import (
     gateway_command,
     worker_command,
 )
-from tests.stack_fixtures import free_port, kill_group, purge_queues, rabbitmq_or_skip
+from tests.stack_fixtures import (
+    TEST_WORKER_ENV,
+    free_port,
+    kill_group,
+    purge_queues,
+    rabbitmq_or_skip,
+)
 
 Doc = dict[str, Any]
 
@@ -83,6 +89,7 @@ class FaultStack:
         self.env = {
             **os.environ,
             **SOFT_SHUTDOWN_ENV,
+            **TEST_WORKER_ENV,
             **FAULT_SETTINGS,
             **settings,
             "REDIS_URL": self.redis_url,
