@@ -22,7 +22,7 @@ import redis
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from hookline.processes import spawn, terminate
+from hookline.processes import spawn
 from hookline.stack import (
     SOFT_SHUTDOWN_ENV,
     ensure_local_secrets,
@@ -31,7 +31,15 @@ from hookline.stack import (
     worker_env,
 )
 from tests.e2e.helpers import PASSWORD, bearer, login, register
-from tests.stack_fixtures import Servers, free_port, purge_queues, rabbitmq_or_skip, servers
+from tests.stack_fixtures import (
+    TEST_WORKER_ENV,
+    Servers,
+    free_port,
+    kill_group,
+    purge_queues,
+    rabbitmq_or_skip,
+    servers,
+)
 
 __all__ = ["servers"]
 
@@ -72,6 +80,7 @@ def stack_env(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> dic
     return {
         **os.environ,
         **SOFT_SHUTDOWN_ENV,
+        **TEST_WORKER_ENV,
         "REDIS_URL": servers.redis_url,
         "BROKER_URL": servers.redis_url,
         "MONGO_URL": servers.mongo_url,
@@ -159,9 +168,9 @@ def running_stack(env: dict[str, str], logs: Path) -> Iterator[RunningStack]:
             base_url = f"http://127.0.0.1:{port}"
             await_healthy(base_url, [worker, gateway], [logs / "worker.log", logs / "gateway.log"])
             yield RunningStack(base_url, env, Path(env["HOOKLINE_DATA_DIR"]), logs)
-        finally:
-            terminate(gateway)
-            terminate(worker)
+        finally:  # its tests are over: killed, not stopped gracefully
+            kill_group(gateway)
+            kill_group(worker)
 
 
 def await_healthy(base_url: str, processes: list[Any], log_paths: list[Path]) -> None:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +43,12 @@ TEST_REDIS_DB = int(os.environ.get("HOOKLINE_TEST_REDIS_DB", "15"))
 # RabbitMQ at the same time must each name a vhost of their own (queue names are fixed).
 TEST_AMQP_URL = os.environ.get("HOOKLINE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
+# Every test stack runs one worker on its broker, so Celery's mingle (at start a worker asks
+# the others for their revoked tasks and clocks, waiting a second for replies) finds it
+# alone every time: its workers skip it, a second off each start. (`celery worker` reads
+# its options from CELERY_WORKER_<OPTION>; deployments keep mingle.)
+TEST_WORKER_ENV = {"CELERY_WORKER_WITHOUT_MINGLE": "true"}
+
 
 @dataclass(frozen=True)
 class Servers:
@@ -56,6 +64,16 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def kill_group(process: subprocess.Popen[bytes], wait_s: float = 30.0) -> None:
+    """SIGKILL a process started by ``hookline.processes.spawn`` (a process group's leader)
+    and everything in its group, and reap it: how fixtures end a worker or a gateway whose
+    test is over, where a graceful stop (the worker's soft shutdown takes seconds) proves
+    nothing."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(wait_s)
 
 
 def rabbitmq_or_skip(url: str = TEST_AMQP_URL, timeout_s: float = 2.0) -> str:

@@ -40,7 +40,13 @@ from hookline.stack import (
     gateway_command,
     worker_command,
 )
-from tests.stack_fixtures import free_port, purge_queues, rabbitmq_or_skip
+from tests.stack_fixtures import (
+    TEST_WORKER_ENV,
+    free_port,
+    kill_group,
+    purge_queues,
+    rabbitmq_or_skip,
+)
 
 Doc = dict[str, Any]
 
@@ -83,6 +89,7 @@ class FaultStack:
         self.env = {
             **os.environ,
             **SOFT_SHUTDOWN_ENV,
+            **TEST_WORKER_ENV,
             **FAULT_SETTINGS,
             **settings,
             "REDIS_URL": self.redis_url,
@@ -168,9 +175,10 @@ class FaultStack:
         self.redis_server = ensure_redis(self.redis_url, self.root)
 
     def close(self) -> None:
+        """Stop everything; the worker and the gateway are killed (the test is over)."""
         for process in (self.gateway, self.worker):
             if process is not None:
-                terminate(process)
+                kill_group(process, STOP_TIMEOUT_S)
         self.redis.close()
         self._mongo.close()
         for server in (self.mongo_server, self.redis_server):
