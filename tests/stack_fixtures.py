@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from kombu import Connection
+from kombu.connection import Connection
 
 from core.celery_app import make_celery
 from core.settings import Settings
@@ -83,7 +83,7 @@ def rabbitmq_or_skip(url: str = TEST_AMQP_URL, timeout_s: float = 2.0) -> str:
     (credentials, vhost) is a broken setup the test run must report.
     """
     try:
-        with Connection(url, connect_timeout=timeout_s) as connection:
+        with Connection(url, connect_timeout=timeout_s) as connection:  # type: ignore[no-untyped-call]
             connection.ensure_connection(max_retries=1, interval_start=0, timeout=timeout_s)
     except Exception as e:  # told apart below: nothing listening, or a refusal
         parts = urlsplit(url)
@@ -98,7 +98,7 @@ def rabbitmq_or_skip(url: str = TEST_AMQP_URL, timeout_s: float = 2.0) -> str:
 
 def purge_queues(env: dict[str, str]) -> None:
     """Empty Hookline's queues on the broker ``env`` names (left over by an earlier run)."""
-    settings = Settings(BROKER_URL=env["BROKER_URL"])  # type: ignore[call-arg]
+    settings = Settings(BROKER_URL=env["BROKER_URL"])
     app = make_celery(settings, queues=tuple(discover()))
     try:
         with app.connection_for_write() as connection, connection.channel() as channel:

@@ -69,7 +69,7 @@ def test_events_queued_at_version_1_are_upcast_by_a_version_2_worker(
         _envelope(1, {"parcel_id": "one", "weight_kg": 2}),
         _envelope(2, {"parcel_id": "two", "weight_g": 300}),
     ]
-    app = make_celery(Settings(BROKER_URL=broker_url))  # type: ignore[call-arg]
+    app = make_celery(Settings(BROKER_URL=broker_url))
     try:
         for envelope in queued:
             app.send_task(

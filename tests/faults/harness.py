@@ -239,7 +239,7 @@ class FaultStack:
 
     def worker_idle(self) -> bool:
         """The worker has no task running, reserved or scheduled (Celery's inspect)."""
-        settings = Settings(BROKER_URL=self.env["BROKER_URL"])  # type: ignore[call-arg]
+        settings = Settings(BROKER_URL=self.env["BROKER_URL"])
         app = make_celery(settings)
         try:
             inspect = app.control.inspect(timeout=1.0)

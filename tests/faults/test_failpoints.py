@@ -24,7 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -33,6 +33,7 @@ import redis
 from core import keys
 from core.failpoints import EXIT_CODE
 from events import Event, hook_run_id
+from modules.notifications import INBOX_VIEW, NotificationsModule
 from tests.e2e.helpers import PASSWORD
 from tests.faults.conftest import StackFactory
 from tests.faults.harness import FaultStack, wait_for
@@ -97,7 +98,7 @@ class Successes:
     counts: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
-        self._pubsub = self.client.pubsub()
+        self._pubsub = self.client.pubsub()  # type: ignore[no-untyped-call]
         self._pubsub.psubscribe(keys.COMMAND_CHANGES_PATTERN)
         confirmed = self._pubsub.get_message(timeout=5)
         assert confirmed is not None and confirmed["type"] == "psubscribe"
@@ -319,7 +320,8 @@ def check_ledger(stack: FaultStack, accepted: Sequence[Accepted]) -> None:
             own = [f"{transfer['_id']}:debit", f"{transfer['_id']}:credit"]
         entries = {e["_id"]: e for e in ledger.find({"_id": {"$in": own}})}
         assert sorted(entries) == sorted(own)
-        result = json.loads(stack.redis.hget(keys.command(item.command_id), "result") or "{}")
+        raw = cast(str | None, stack.redis.hget(keys.command(item.command_id), "result"))
+        result = json.loads(raw or "{}")
         assert result["body"]["balance"] == entries[own[0]]["balance_after"]
         operations += len(own)
     assert ledger.count_documents({"kind": {"$ne": "welcome"}}) == operations
@@ -364,8 +366,9 @@ def inbox_duplicates(stack: FaultStack, users: Sequence[User]) -> int:
     """Check each inbox view lists exactly the user's stored messages; the items seen twice."""
     extra = 0
     for user in users:
-        key = keys.read_model("notifications", "inbox", user.user_id)
-        listed = Counter(json.loads(m)["message_id"] for m in stack.redis.zrange(key, 0, -1))
+        key = keys.read_model(NotificationsModule.name, INBOX_VIEW, user.user_id)
+        messages = cast(list[str], stack.redis.zrange(key, 0, -1))
+        listed = Counter(json.loads(m)["message_id"] for m in messages)
         stored = {
             m["_id"] for m in stack.store["notifications_messages"].find({"user_id": user.user_id})
         }
@@ -380,7 +383,8 @@ def trace_duplicates(stack: FaultStack, accepted: Sequence[Accepted]) -> int:
     extra = 0
     for item in accepted:
         runs = [
-            json.loads(r) for r in stack.redis.lrange(keys.command_hooks(item.command_id), 0, -1)
+            json.loads(r)
+            for r in cast(list[str], stack.redis.lrange(keys.command_hooks(item.command_id), 0, -1))
         ]
         completed = Counter(
             (r["event_id"], f"{r['module']}.{r['handler']}")

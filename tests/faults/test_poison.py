@@ -9,6 +9,7 @@ WRONGTYPE on every event of theirs.
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -21,6 +22,8 @@ import httpx
 import pytest
 
 from core import keys
+from events import DeadLetter
+from modules.notifications import INBOX_VIEW, NotificationsModule
 from tests.faults.conftest import StackFactory
 from tests.faults.harness import (
     Deposits,
@@ -74,7 +77,9 @@ def poison_inbox(
 ) -> None:
     """Build the user's inbox view, then give its key the wrong type."""
     assert client.get("/notifications", headers=auth).status_code == 200
-    stack.redis.set(keys.read_model("notifications", "inbox", user_id), "not a sorted set")
+    stack.redis.set(
+        keys.read_model(NotificationsModule.name, INBOX_VIEW, user_id), "not a sorted set"
+    )
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,9 @@ class Scene:
 
     def letter(self, letter_id: str) -> dict[str, Any]:
         return letter(self.client, self.admin, letter_id)
+
+    def resolved(self, letter_id: str) -> bool:
+        return bool(self.letter(letter_id)["status"] == "resolved")
 
 
 def poisoned(stack: FaultStack, client: httpx.Client) -> Scene:
@@ -139,7 +147,7 @@ def check_dead_hook(scene: Scene) -> dict[str, Any]:
     notify = [(h["status"], h["attempts"]) for h in credited if h["module"] == "notifications"]
     assert notify == [("failed", 1), ("failed", 2), ("dead", 3)]
     assert [h["status"] for h in credited if h["module"] == "audit"] == ["succeeded"]
-    found = scene.letter(f"hook:{credited[0]['event_id']}:{HOOK}")
+    found = scene.letter(DeadLetter.hook_letter_id(credited[0]["event_id"], HOOK))
     assert (found["hook"], found["attempts"]) == (HOOK, POISON_RETRIES + 1)
     assert "WRONGTYPE" in found["error"]
     return found
@@ -149,14 +157,14 @@ def fix_and_replay(scene: Scene, command_letter: str, hook_letter: str) -> float
     """Repair the data, replay the command over HTTP and the hook with the CLI; seconds taken."""
     stack, client = scene.stack, scene.client
     stack.store["wallet_wallets"].update_one({"_id": scene.ada[0]}, {"$set": {"balance": 100}})
-    stack.redis.delete(keys.read_model("notifications", "inbox", scene.bob[0]))
+    stack.redis.delete(keys.read_model(NotificationsModule.name, INBOX_VIEW, scene.bob[0]))
     started = time.monotonic()
     replayed = client.post(f"/admin/dead-letters/{command_letter}/replay", headers=scene.admin)
     assert replayed.status_code == 200, replayed.text
     assert replayed.json()["status"] == "replaying"
     assert json.loads(hookline(stack, "dead-letters", "replay", hook_letter))["replays"] == 1
     for letter_id in (command_letter, hook_letter):
-        wait_for(lambda i=letter_id: scene.letter(i)["status"] == "resolved", 60, letter_id)
+        wait_for(functools.partial(scene.resolved, letter_id), 60, letter_id)
     return time.monotonic() - started
 
 

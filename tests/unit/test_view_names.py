@@ -62,4 +62,4 @@ def test_the_scan_sees_the_writes() -> None:
 
 
 def test_the_role_command_drops_the_profile_view_the_module_declares() -> None:
-    assert role_commands.PROFILE_VIEW in UserManagementModule.read_models
+    assert role_commands.PROFILE_VIEW in UserManagementModule.read_models  # type: ignore[attr-defined]
