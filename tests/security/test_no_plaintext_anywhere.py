@@ -146,11 +146,11 @@ def exercise(run: Run, store: Database[dict[str, Any]]) -> None:
     auth = run.keep_tokens("refreshed", refreshed.json())
     minted = run.http.post(
         "/admin/api-keys",
-        json={"name": "leak test", "scopes": ["wallet:read"]},
+        json={"name": "leak test", "scopes": ["notifications:read"]},
         headers={**admin, **WAIT},
     )
     key = run.keep("api key", minted.json()["api_key"])
-    used = run.http.get("/wallet/balance", headers={"X-API-Key": key})
+    used = run.http.get("/notifications", headers={"X-API-Key": key, **WAIT})
     assert used.status_code not in (401, 403), used.text  # the key authenticates
     assert run.http.get("/wallet/balance", headers=auth).json()["balance"] == 100
     dead_letter_and_replay(run, store, user, admin)
