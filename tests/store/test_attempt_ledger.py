@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import cast
 
 import pytest
@@ -11,14 +10,6 @@ import redis
 
 from core import keys
 from core.security.attempts import AttemptLedger
-from tests.stack_fixtures import Servers
-
-
-@pytest.fixture
-def client(servers: Servers) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(servers.redis_url, decode_responses=True)
-    yield client
-    client.close()
 
 
 @pytest.fixture

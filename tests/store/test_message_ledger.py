@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 import redis
 
 from core import keys
 from core.redelivery import MessageLedger, SentMessage
-from tests.stack_fixtures import Servers
-
-
-@pytest.fixture
-def client(servers: Servers) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(servers.redis_url, decode_responses=True)
-    yield client
-    client.close()
 
 
 @pytest.fixture
