@@ -141,7 +141,7 @@ def _run_submit(args: argparse.Namespace) -> int:
         if response.status_code != 202 or not args.wait:
             if claim and response.status_code == 202:
                 sys.stderr.write(
-                    f"read it with: hookline status {body['command_id']} --claim {claim}\n"
+                    f"read it with: hookline status {body['command_id']} --claim={claim}\n"
                 )
             print_json(body)
             return 0 if response.status_code < 400 else 1

@@ -95,7 +95,8 @@ def test_status_prints_the_command_and_follow_streams_it(
     """``status ID`` prints the document; ``--follow`` prints progress lines then the same."""
     response = register(client, new_user())
     command_id = response.headers["Location"].rsplit("/", 1)[1]
-    claim = ("--claim", response.headers["Command-Claim"])  # register is anonymous
+    # register is anonymous; a claim may start with "-", so it is passed as --claim=VALUE
+    claim = (f"--claim={response.headers['Command-Claim']}",)
     assert hookline(stack, "status", command_id).returncode == 1  # by id alone: 404
     plain = hookline(stack, "status", command_id, *claim)
     assert plain.returncode == 0, plain.stderr
