@@ -9,6 +9,7 @@ from events.errors import InvalidTransition
 
 class CommandStatus(StrEnum):
     PUBLISHING = "publishing"
+    SCHEDULED = "scheduled"
     ACCEPTED = "accepted"
     RUNNING = "running"
     RETRYING = "retrying"
@@ -16,6 +17,8 @@ class CommandStatus(StrEnum):
     FAILED = "failed"
     DEAD = "dead"
     REFUSED = "refused"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
 
     @property
     def is_terminal(self) -> bool:
@@ -23,7 +26,14 @@ class CommandStatus(StrEnum):
 
 
 TERMINAL = frozenset(
-    {CommandStatus.SUCCEEDED, CommandStatus.FAILED, CommandStatus.DEAD, CommandStatus.REFUSED}
+    {
+        CommandStatus.SUCCEEDED,
+        CommandStatus.FAILED,
+        CommandStatus.DEAD,
+        CommandStatus.REFUSED,
+        CommandStatus.CANCELLED,
+        CommandStatus.EXPIRED,
+    }
 )
 
 # publishing → accepted once the gateway knows the broker holds the command; publishing →
@@ -33,9 +43,19 @@ TERMINAL = frozenset(
 # ``running → running`` is a redelivery after a worker died mid-run.
 # ``dead → accepted`` is an operator's replay of a dead letter, and nothing else: only
 # ``CommandStateStore.reopen`` asks for it. Succeeded and failed are final.
+# A command with a ``Command-Not-Before`` is ``scheduled`` until a worker releases it to the
+# broker (``scheduled → accepted``). Until it starts, a command may be ``cancelled``, and
+# one whose ``Command-Deadline`` has passed is ``expired``; neither ever runs. A running
+# command is cancelled only when its route is cancellable and its handler stops at a
+# checkpoint; one retrying between runs may be cancelled (it runs no more).
 ALLOWED: dict[CommandStatus, frozenset[CommandStatus]] = {
     CommandStatus.PUBLISHING: frozenset({CommandStatus.ACCEPTED, CommandStatus.REFUSED}),
-    CommandStatus.ACCEPTED: frozenset({CommandStatus.RUNNING}),
+    CommandStatus.SCHEDULED: frozenset(
+        {CommandStatus.ACCEPTED, CommandStatus.CANCELLED, CommandStatus.EXPIRED}
+    ),
+    CommandStatus.ACCEPTED: frozenset(
+        {CommandStatus.RUNNING, CommandStatus.CANCELLED, CommandStatus.EXPIRED}
+    ),
     CommandStatus.RUNNING: frozenset(
         {
             CommandStatus.RUNNING,
@@ -43,13 +63,18 @@ ALLOWED: dict[CommandStatus, frozenset[CommandStatus]] = {
             CommandStatus.SUCCEEDED,
             CommandStatus.FAILED,
             CommandStatus.DEAD,
+            CommandStatus.CANCELLED,
         }
     ),
-    CommandStatus.RETRYING: frozenset({CommandStatus.RUNNING, CommandStatus.DEAD}),
+    CommandStatus.RETRYING: frozenset(
+        {CommandStatus.RUNNING, CommandStatus.DEAD, CommandStatus.CANCELLED}
+    ),
     CommandStatus.SUCCEEDED: frozenset(),
     CommandStatus.FAILED: frozenset(),
     CommandStatus.DEAD: frozenset({CommandStatus.ACCEPTED}),
     CommandStatus.REFUSED: frozenset(),
+    CommandStatus.CANCELLED: frozenset(),
+    CommandStatus.EXPIRED: frozenset(),
 }
 
 

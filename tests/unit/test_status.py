@@ -13,7 +13,14 @@ S = CommandStatus
 PERMITTED = {
     (S.PUBLISHING, S.ACCEPTED),
     (S.PUBLISHING, S.REFUSED),
+    (S.SCHEDULED, S.ACCEPTED),
+    (S.SCHEDULED, S.CANCELLED),
+    (S.SCHEDULED, S.EXPIRED),
     (S.ACCEPTED, S.RUNNING),
+    (S.ACCEPTED, S.CANCELLED),
+    (S.ACCEPTED, S.EXPIRED),
+    (S.RUNNING, S.CANCELLED),
+    (S.RETRYING, S.CANCELLED),
     (S.RUNNING, S.RUNNING),
     (S.RUNNING, S.RETRYING),
     (S.RUNNING, S.SUCCEEDED),
@@ -45,12 +52,22 @@ def test_succeeded_failed_and_refused_have_no_way_out() -> None:
     assert S.REFUSED.is_terminal and not S.PUBLISHING.is_terminal
 
 
+def test_cancelled_and_expired_are_final_and_never_ran() -> None:
+    """A cancelled or expired command is done: nothing follows, and neither status is
+    reached from a finished command."""
+    for status in (S.CANCELLED, S.EXPIRED):
+        assert status.is_terminal and not ALLOWED[status]
+    assert predecessors(S.EXPIRED) == {S.SCHEDULED, S.ACCEPTED}
+    assert predecessors(S.CANCELLED) == {S.SCHEDULED, S.ACCEPTED, S.RUNNING, S.RETRYING}
+
+
 def test_dead_only_reopens_to_accepted() -> None:
     """Dead is terminal, and its one way out is an operator's replay back to accepted;
-    the other way into accepted is the gateway's confirmation of a publish."""
+    the other ways into accepted are the gateway's confirmation of a publish and the
+    release of a scheduled command."""
     assert S.DEAD.is_terminal
     assert ALLOWED[S.DEAD] == {S.ACCEPTED}
-    assert predecessors(S.ACCEPTED) == {S.DEAD, S.PUBLISHING}
+    assert predecessors(S.ACCEPTED) == {S.DEAD, S.PUBLISHING, S.SCHEDULED}
 
 
 def test_predecessors_mirror_the_table() -> None:
