@@ -7,14 +7,13 @@ the server, and ``--no-proxy-headers``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
-from starlette.routing import Route
 
 from api_gateway.admin_routes import admin_routes
-from api_gateway.commands import command_document
+from api_gateway.command_routes import command_routes
 from api_gateway.health_routes import health_routes
 from api_gateway.metrics import GatewayMetrics, metrics_listener
 from api_gateway.module_routes import build_routes
@@ -25,7 +24,7 @@ from core import failpoints
 from core.logs import configure_logging
 from core.security import RoleTable
 from core.settings import Settings
-from modules import discover
+from modules import BaseModule, discover
 from modules.introspection import declared
 
 
@@ -37,7 +36,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     roles = RoleTable.compose(found.permissions, found.permission_uses)
     routes = [
         *health_routes(),
-        Route("/commands/{command_id}", command_document),
+        *command_routes(_cancellable(classes.values())),
         *operator_routes(),
         *admin_routes(),
         *build_routes({name: classes[name] for name in order}, settings.route_rate_limits),
@@ -66,6 +65,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     install_operator_tools(app, ordered, metrics)
     return app
+
+
+def _cancellable(classes: Iterable[type[BaseModule]]) -> frozenset[str]:
+    """The command names whose routes may be cancelled while they run."""
+    return frozenset(
+        cls.command_name(route.handler)
+        for cls in classes
+        for route in cls.routes
+        if route.cancellable
+    )
 
 
 configure_logging()

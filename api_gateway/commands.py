@@ -10,11 +10,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
+import redis
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from api_gateway.admission import Caller, Policy
-from api_gateway.errors import KeyInUse
+from api_gateway.command_timing import command_timing
+from api_gateway.errors import KeyInUse, ServiceUnavailable
 from api_gateway.handover import (
     CommandClaim,
     hand_over,
@@ -36,7 +38,16 @@ from api_gateway.services import GatewayServices
 from core import logs
 from core.command_state import SETTLED, CommandDocument
 from core.sealing import seal_command
-from events import TERMINAL, Actor, Command, CommandStatus, NotFound, is_id
+from events import (
+    TERMINAL,
+    Actor,
+    Command,
+    CommandStatus,
+    Gone,
+    NotFound,
+    command_id_time,
+    is_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +95,10 @@ async def submit_for(request: Request, command: Command, caller: Caller) -> Resp
     """
     services = services_of(request)
     wait_s = requested_wait_s(request, services.settings.max_wait_s)
+    timing = command_timing(request, services.settings.schedule_horizon_s)
+    command = command.model_copy(
+        update={"not_before": timing.not_before, "deadline": timing.deadline}
+    )
     key = idempotency_key(request)
     with services.waits.held(caller.identity, wait_s):
         async with _holding() as holds:
@@ -94,7 +109,9 @@ async def submit_for(request: Request, command: Command, caller: Caller) -> Resp
                 if replay is not None:
                     return replay
             holds.add(functools.partial(services.in_flight.release, caller.identity, command.id))
-            await services.in_flight.reserve(caller.identity, command.id)
+            # A scheduled command counts as in flight from now until it has had its time.
+            due = command.not_before.timestamp() if command.not_before else None
+            await services.in_flight.reserve(caller.identity, command.id, from_s=due)
             return await submit(request, command, wait_s, holds)
 
 
@@ -177,7 +194,7 @@ async def submit(
         headers.update(claim.headers)
     async with services.watcher.watch(command.id, MAY_BE_DONE) as changed:
         try:
-            await services.publisher.publish(command)  # recorded, on the broker, confirmed
+            status = await _accept(services, command)
         except asyncio.CancelledError:
             held.keep()
             raise
@@ -186,7 +203,20 @@ async def submit(
     if document is not None and document.status.is_terminal:
         headers["Preference-Applied"] = f"wait={wait_s}"
         return await outcome_response(services, document, headers)
-    return accepted_response(command.id, headers)
+    return accepted_response(command.id, headers, status)
+
+
+async def _accept(services: GatewayServices, command: Command) -> CommandStatus:
+    """Put ``command`` where it runs from: the broker (recorded, published, confirmed), or
+    the schedule when it may not start yet."""
+    if command.not_before is None:
+        await services.publisher.publish(command)
+        return CommandStatus.ACCEPTED
+    try:
+        await services.state.record_scheduled(command)
+    except redis.RedisError as e:
+        raise ServiceUnavailable("the state store is unavailable; try again shortly") from e
+    return CommandStatus.SCHEDULED
 
 
 async def follow(request: Request, earlier: EarlierClaim, actor: Actor, wait_s: int) -> Response:
@@ -339,10 +369,20 @@ async def readable_document(request: Request, actor: Actor) -> CommandDocument:
     command_id = request.path_params["command_id"]
     if not is_id(command_id):
         raise NotFound("no such command")
-    document = await services_of(request).state.read(command_id)
+    services = services_of(request)
+    document = await services.state.read(command_id)
+    if document is None and _past_ttl(command_id, services.settings.command_ttl_s):
+        raise Gone(f"command {command_id} is past its TTL; its document is gone")
     if document is None or not may_read(actor, request, document):
         raise NotFound(f"no command {command_id}")
     return document
+
+
+def _past_ttl(command_id: str, ttl_s: int) -> bool:
+    """The id was made longer ago than a command lives: it is gone, if it ever was. That
+    is all the id tells (anyone could compute it), so the answer is the same for anyone."""
+    made = command_id_time(command_id)
+    return made is not None and made < time.time() - ttl_s
 
 
 async def _run(steps: list[Undo]) -> None:

@@ -45,16 +45,19 @@ class InFlightLimiter:
         self._expiry_s = expiry_s
         self._reserve = client.register_script(_RESERVE)
 
-    async def reserve(self, identity: str, command_id: str) -> None:
-        """Count ``command_id`` as in flight for ``identity``, or raise ``TooManyInFlight``."""
+    async def reserve(self, identity: str, command_id: str, from_s: float | None = None) -> None:
+        """Count ``command_id`` as in flight for ``identity``, or raise ``TooManyInFlight``.
+
+        It stops counting once it finishes, or ``in_flight_expiry_s`` after ``from_s``
+        (default: now; a scheduled command's due time)."""
         now = time.time()
         args: list[str | int] = [
             f"{now:.3f}",
-            f"{now + self._expiry_s:.3f}",
+            f"{max(now, from_s or now) + self._expiry_s:.3f}",
             self._cap,
             command_id,
             keys.COMMAND_PREFIX,
-            self._expiry_s,
+            int(max(now, from_s or now) - now) + self._expiry_s,
             *sorted(TERMINAL),
         ]
         if not await self._reserve(keys=[keys.in_flight(identity)], args=args):

@@ -29,7 +29,7 @@ from kombu.exceptions import BatchPublishError, OperationalError
 from api_gateway.errors import ServiceUnavailable
 from core.command_state import CommandStateStore
 from core.failpoints import failpoint
-from core.redelivery import SentMessage
+from core.redelivery import SentMessage, command_message
 from core.sender import Sender
 from events import Command
 
@@ -107,7 +107,7 @@ class CommandPublisher:
 
     def _send(self, commands: list[Command]) -> list[bool]:
         """Record, publish, confirm; which commands were confirmed (and may run)."""
-        messages = [_message(command) for command in commands]
+        messages = [command_message(command) for command in commands]
         self._state.record_publishing(commands)
         try:
             self._sender.send(messages)
@@ -127,12 +127,6 @@ class CommandPublisher:
             self._sender.forget(messages)
         except redis.RedisError:
             log.warning("could not refuse %d unpublished commands", len(commands), exc_info=True)
-
-
-def _message(command: Command) -> SentMessage:
-    return SentMessage.now(
-        command.id, command.name, command.module, [command.model_dump(mode="json")]
-    )
 
 
 def _settle(group: list[_Pending], errors: list[Exception | None]) -> None:

@@ -19,6 +19,7 @@ from api_gateway.rate_limits import CallerLimits, RateLimiter, parse_limits
 from api_gateway.waits import OpenWaits
 from api_gateway.watcher import CommandWatcher
 from core.celery_app import make_celery
+from core.command_index import IndexBounds
 from core.command_state import AsyncCommandStateStore, CommandStateStore
 from core.read_models import AsyncReadModelReader
 from core.redelivery import MessageLedger
@@ -67,17 +68,21 @@ class GatewayServices:
         sync_client = connect_redis(settings)
         celery = make_celery(settings, queues)
         tokens = TokenService.from_settings(settings, chain)
+        index = IndexBounds.from_settings(settings)
         return cls(
             settings=settings,
             redis=client,
             sync_redis=sync_client,
             celery=celery,
-            state=AsyncCommandStateStore(client, settings.command_ttl_s),
+            state=AsyncCommandStateStore(client, settings.command_ttl_s, index),
             read_models=AsyncReadModelReader(client),
             publisher=CommandPublisher(
                 celery,
                 CommandStateStore(
-                    sync_client, settings.command_ttl_s, fence_s=settings.publish_fence_s
+                    sync_client,
+                    settings.command_ttl_s,
+                    fence_s=settings.publish_fence_s,
+                    index=index,
                 ),
                 Sender(
                     celery,

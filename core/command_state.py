@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, TypeVar, cast
 
 import redis
@@ -18,8 +20,11 @@ import redis.asyncio
 from pydantic import BaseModel, ConfigDict
 
 from core import keys
+from core.command_index import DEFAULT_BOUNDS, IndexBounds, queue_index_writes
 from events import (
     Command,
+    CommandCancelled,
+    CommandExpired,
     CommandOutcome,
     CommandResult,
     CommandStatus,
@@ -33,9 +38,13 @@ from events import (
 )
 
 SETTLED = "settled"
+# Command-Not-Before and Command-Deadline, kept in the hash as epoch seconds (scripts compare).
+TIMING_FIELDS = ("not_before", "deadline")
 # Hash fields: the result had sensitive fields (sealed apart, handed over once), and the
 # digests of an anonymous command's claims, ``claim:<digest>``.
 RESULT_SEALED_FIELD = "result_sealed"
+# A scheduled command's envelope, kept until a worker publishes it (``core.schedule``).
+ENVELOPE_FIELD = "envelope"
 CLAIM_FIELD_PREFIX = "claim:"
 
 # KEYS: hash, channel. ARGV: target, allowed predecessors (comma list), ttl, now (epoch s),
@@ -44,6 +53,8 @@ CLAIM_FIELD_PREFIX = "claim:"
 # command whose lease has not ended is being run by someone else: starting it again is
 # BUSY. Starting one the gateway has not confirmed yet is UNCONFIRMED while the fence
 # allows, and past it the command is refused for good (FENCED): its gateway answered 503.
+# A scheduled command being released is UNCONFIRMED too (its release marks it accepted
+# right after publishing it); starting one whose deadline has passed is EXPIRED.
 _TRANSITION = """
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then return false end
@@ -55,6 +66,13 @@ if current == 'publishing' and ARGV[5] ~= '' then
   redis.call('HSET', KEYS[1], 'status', 'refused')
   redis.call('PUBLISH', KEYS[2], 'refused')
   return redis.error_reply('FENCED 0')
+end
+if ARGV[5] ~= '' and current == 'scheduled' then
+  return redis.error_reply('UNCONFIRMED 1')
+end
+if ARGV[5] ~= '' and current == 'accepted' then
+  local deadline = tonumber(redis.call('HGET', KEYS[1], 'deadline') or '')
+  if deadline and deadline < tonumber(ARGV[4]) then return redis.error_reply('EXPIRED 0') end
 end
 if not string.find(',' .. ARGV[2] .. ',', ',' .. current .. ',', 1, true) then
   return redis.error_reply('REFUSED ' .. current)
@@ -125,6 +143,29 @@ redis.call('PUBLISH', KEYS[2], ARGV[1])
 return current or false
 """
 
+# KEYS: hash, channel, schedule. ARGV: command id, ttl, finished at, the problem (JSON),
+# '1' when its route is cancellable. A command that has not started (or waits between
+# runs) is cancelled for good; a running one of a cancellable route is asked to stop.
+# Returns the status it was in and what was done: 'cancelled', 'requested' or 'refused'.
+_CANCEL = """
+local current = redis.call('HGET', KEYS[1], 'status')
+if not current then return false end
+if current == 'scheduled' or current == 'accepted' or current == 'retrying' then
+  redis.call('HSET', KEYS[1], 'status', 'cancelled', 'finished_at', ARGV[3], 'error', ARGV[4])
+  redis.call('HDEL', KEYS[1], 'envelope')
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  redis.call('PUBLISH', KEYS[2], 'cancelled')
+  return {current, 'cancelled'}
+end
+if current == 'running' and ARGV[5] == '1' then
+  redis.call('HSET', KEYS[1], 'cancel_requested', '1')
+  redis.call('PUBLISH', KEYS[2], 'cancel_requested')
+  return {current, 'requested'}
+end
+return {current, 'refused'}
+"""
+
 # KEYS: hash. ARGV: claim field. Only on a command that still exists (no stub left behind).
 _ADD_CLAIM = """
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], '1') end
@@ -160,6 +201,11 @@ class CommandDocument(BaseModel):
     # The result had sensitive fields that this document does not show: they are handed
     # over once, to the request that waited or the submitter's first read, then gone.
     result_redacted: bool = False
+    not_before: datetime | None = None
+    deadline: datetime | None = None
+    # Its route is cancellable and a cancel was asked for while it ran: the handler stops
+    # at its next checkpoint.
+    cancel_requested: bool = False
     claims: frozenset[str] = frozenset()
 
     @property
@@ -197,6 +243,10 @@ def initial_fields(
     }
     if command.claim_digest is not None:
         fields[CLAIM_FIELD_PREFIX + command.claim_digest] = "1"
+    for name in TIMING_FIELDS:
+        moment: datetime | None = getattr(command, name)
+        if moment is not None:
+            fields[name] = f"{moment.timestamp():.3f}"
     return fields
 
 
@@ -220,6 +270,9 @@ def parse_document(
         hooks=[HookRun.model_validate_json(h) for h in hooks],
         hooks_pending=pending,
         result_redacted=RESULT_SEALED_FIELD in fields,
+        not_before=_moment(fields.get("not_before")),
+        deadline=_moment(fields.get("deadline")),
+        cancel_requested="cancel_requested" in fields,
         claims=frozenset(
             name.removeprefix(CLAIM_FIELD_PREFIX)
             for name in fields
@@ -232,12 +285,18 @@ class CommandStateStore:
     """The worker side: moves commands through their lifecycle and records hook runs."""
 
     def __init__(
-        self, client: redis.Redis, ttl_s: int, secret_ttl_s: int = 300, fence_s: float = 60.0
+        self,
+        client: redis.Redis,
+        ttl_s: int,
+        secret_ttl_s: int = 300,
+        fence_s: float = 60.0,
+        index: IndexBounds = DEFAULT_BOUNDS,
     ) -> None:
         self._redis = client
         self._ttl_s = ttl_s
         self._secret_ttl_s = secret_ttl_s
         self._fence_s = fence_s
+        self._index = index
         self._transition = client.register_script(_TRANSITION)
         self._settle_publishing = client.register_script(_SETTLE_PUBLISHING)
         self._settle = client.register_script(_SETTLE)
@@ -284,6 +343,14 @@ class CommandStateStore:
     def fail(self, command_id: str, problem: Problem, status: CommandStatus) -> None:
         self.transition(command_id, status, error=problem.model_dump_json(), finished_at=_now())
 
+    def expire(self, command_id: str) -> None:
+        """``scheduled | accepted → expired``: its deadline passed before it started."""
+        problem = Problem.from_error(
+            CommandExpired("its Command-Deadline passed before it started; it never ran"),
+            instance=f"/commands/{command_id}",
+        )
+        self.fail(command_id, problem, CommandStatus.EXPIRED)
+
     def record_publishing(self, commands: Sequence[Command]) -> None:
         """Record commands as ``publishing``, in one round trip, before they are published:
         no worker runs one until ``confirm`` says the broker holds it."""
@@ -294,6 +361,7 @@ class CommandStateStore:
             fields = {**initial_fields(command, CommandStatus.PUBLISHING), "publishing_at": now}
             pipe.hset(key, mapping=fields)
             pipe.expire(key, self._ttl_s)
+            queue_index_writes(pipe, command, self._index)
         pipe.execute()
 
     def confirm(self, command_ids: Sequence[str]) -> list[bool]:
@@ -365,6 +433,10 @@ class CommandStateStore:
         pipe = _queue_document_reads(self._redis.pipeline(transaction=False), command_id)
         return parse_document(command_id, *pipe.execute())
 
+    def cancel_requested(self, command_id: str) -> bool:
+        """Whether a cancel was asked for while the command runs (a handler's checkpoint)."""
+        return bool(self._redis.hexists(keys.command(command_id), "cancel_requested"))
+
     def pop_secret(self, command_id: str) -> Sealed | None:
         """The sealed part of the result, removed as it is read (the harness's submitter)."""
         return _sealed(cast(str | None, self._redis.getdel(keys.command_secret(command_id))))
@@ -373,11 +445,49 @@ class CommandStateStore:
 class AsyncCommandStateStore:
     """The gateway side: reads command documents (the publisher records accepted ones)."""
 
-    def __init__(self, client: redis.asyncio.Redis, ttl_s: int) -> None:
+    def __init__(
+        self, client: redis.asyncio.Redis, ttl_s: int, index: IndexBounds = DEFAULT_BOUNDS
+    ) -> None:
         self._redis = client
         self._ttl_s = ttl_s
+        self._index = index
         self._add_claim = client.register_script(_ADD_CLAIM)
         self._take = client.register_script(_TAKE)
+        self._cancel = client.register_script(_CANCEL)
+
+    async def record_scheduled(self, command: Command) -> None:
+        """Record ``command`` as ``scheduled`` with its envelope, and put it in the schedule,
+        in one transaction: a worker publishes it when it is due (``core.schedule``). It
+        lives its TTL after it is due."""
+        assert command.not_before is not None
+        key = keys.command(command.id)
+        fields = {
+            **initial_fields(command, CommandStatus.SCHEDULED),
+            ENVELOPE_FIELD: command.model_dump_json(),
+        }
+        due = command.not_before.timestamp()
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hset(key, mapping=fields)
+        pipe.expire(key, self._ttl_s + max(0, int(due - time.time()) + 1))
+        pipe.zadd(keys.SCHEDULE, {command.id: due})
+        queue_index_writes(pipe, command, self._index)
+        await pipe.execute()
+
+    async def cancel(self, command_id: str, cancellable: bool) -> Cancellation | None:
+        """Cancel the command if it has not started; ask it to stop if it runs and its route
+        is ``cancellable``. None when the command is unknown."""
+        problem = Problem.from_error(
+            CommandCancelled("cancelled at its submitter's request before it ran"),
+            instance=f"/commands/{command_id}",
+        )
+        reply = await self._cancel(
+            keys=[keys.command(command_id), keys.command_changes(command_id), keys.SCHEDULE],
+            args=[command_id, self._ttl_s, _now(), problem.model_dump_json(), int(cancellable)],
+        )
+        if not reply:
+            return None
+        status, action = reply
+        return Cancellation(CommandStatus(status), CancelAction(action))
 
     async def read(self, command_id: str) -> CommandDocument | None:
         pipe = _queue_document_reads(self._redis.pipeline(transaction=False), command_id)
@@ -400,6 +510,18 @@ class AsyncCommandStateStore:
 
 
 _Pipeline = TypeVar("_Pipeline", redis.client.Pipeline, redis.asyncio.client.Pipeline)
+
+
+class CancelAction(StrEnum):
+    CANCELLED = "cancelled"  # it never runs (or runs no more, between retries)
+    REQUESTED = "requested"  # it runs; its handler stops at its next checkpoint
+    REFUSED = "refused"  # finished already, or running on a route that is not cancellable
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    previous: CommandStatus
+    action: CancelAction
 
 
 def _queue_document_reads(pipe: _Pipeline, command_id: str) -> _Pipeline:
@@ -431,12 +553,18 @@ class CommandRefused(HooklineError):
     """Its gateway answered 503 (or never confirmed it within the fence): it never runs."""
 
 
+class DeadlinePassed(HooklineError):
+    """A delivery found the command not started and past its ``Command-Deadline``."""
+
+
 def _refusal(command_id: str, target: CommandStatus, reply: str) -> HooklineError:
     kind, _, value = reply.partition(" ")
     if kind == "BUSY":
         return CommandBusy(f"command {command_id} is running elsewhere", float(value))
     if kind == "UNCONFIRMED":
         return CommandUnconfirmed(f"command {command_id} is not confirmed yet", float(value))
+    if kind == "EXPIRED":
+        return DeadlinePassed(f"command {command_id} was not started before its deadline")
     if kind == "FENCED" or (kind == "REFUSED" and value == CommandStatus.REFUSED):
         return CommandRefused(f"command {command_id} was refused when it was submitted")
     if kind == "REFUSED":
@@ -444,6 +572,10 @@ def _refusal(command_id: str, target: CommandStatus, reply: str) -> HooklineErro
             f"command {command_id} cannot go from {value} to {target}", current=value
         )
     raise redis.ResponseError(reply)
+
+
+def _moment(epoch: str | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(float(epoch), UTC)
 
 
 def _sealed(raw: str | None) -> Sealed | None:

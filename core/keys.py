@@ -39,6 +39,19 @@ def command_changes(command_id: str) -> str:
     return f"{PREFIX}:cmd:{command_id}:changes"
 
 
+SCHEDULE = f"{PREFIX}:schedule"
+"""Sorted set: ids of scheduled commands, scored by their Command-Not-Before (epoch s)."""
+
+SCHEDULE_LEASE = f"{PREFIX}:schedule:lease"
+"""String with a TTL: the worker process that releases due scheduled commands now."""
+
+
+def owner_commands(principal: str) -> str:
+    """Sorted set: a caller's command ids (all scored 0, so ordered by id: by time), newest
+    ``command_index_max`` kept, for ``GET /commands``."""
+    return f"{PREFIX}:owner:{principal}:cmds"
+
+
 def command_id_from_channel(channel: str) -> str:
     return channel.split(":")[2]
 

@@ -21,6 +21,7 @@ import redis
 from pydantic import BaseModel, ConfigDict
 
 from core import keys
+from events import Command
 
 # KEYS: note, due set. ARGV: json, due, ttl, id.
 _RECORD = """
@@ -80,6 +81,13 @@ class SentMessage(BaseModel):
             keywords=keywords or {},
             due=time.time() + countdown_s,
         )
+
+
+def command_message(command: Command) -> SentMessage:
+    """The message that runs ``command``: its task is its name, on its module's queue."""
+    return SentMessage.now(
+        command.id, command.name, command.module, [command.model_dump(mode="json")]
+    )
 
 
 def _record_call(message: SentMessage, ttl_s: int) -> dict[str, Any]:

@@ -62,6 +62,14 @@ class Settings(BaseSettings):
     idempotency_ttl_s: int = 24 * 3600
 
     command_ttl_s: int = 7 * 24 * 3600
+    # Command-Not-Before may be at most this far ahead (core/schedule.py). Workers release
+    # due commands every tick; one of them at a time, the holder of a lease of this length.
+    schedule_horizon_s: int = Field(30 * 24 * 3600, ge=1)
+    schedule_tick_s: float = Field(0.2, gt=0, le=5)
+    schedule_lease_s: float = Field(3.0, gt=0)
+    # GET /commands lists a caller's commands from an index of their ids: the newest this
+    # many per caller, each until its command's TTL (after its schedule) has passed.
+    command_index_max: int = Field(10_000, ge=1)
     # A result's sensitive fields (tokens, keys) wait this long at most to be handed over.
     secret_result_ttl_s: int = Field(300, ge=1, le=3600)
     read_model_ttl_s: int = 24 * 3600

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +35,29 @@ _ID = re.compile("[0-9a-f]{32}")
 def is_id(text: str) -> bool:
     """Whether ``text`` has the shape of an id ``new_id`` makes."""
     return _ID.fullmatch(text) is not None
+
+
+def new_command_id() -> str:
+    """A UUIDv7 (RFC 9562) in ``new_id``'s shape: its first 48 bits are the Unix time in
+    milliseconds, so ids sort by when they were made (a caller's command index is ordered
+    by id) and an id tells how old its command would be (a ``410`` once past its TTL)."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms << 80) | (0x7 << 76) | ((rand >> 62) << 64) | (0b10 << 62) | (rand & (2**62 - 1))
+    return f"{value:032x}"
+
+
+def command_id_time(command_id: str) -> float | None:
+    """When a ``new_command_id`` id was made (Unix seconds); None for any other id
+    (ids made before commands had time-ordered ids are random UUIDv4s)."""
+    if not is_id(command_id) or command_id[12] != "7":
+        return None
+    return int(command_id[:12], 16) / 1000
+
+
+def command_id_floor(moment: float) -> str:
+    """The smallest id ``new_command_id`` could make at ``moment``: ids below it are older."""
+    return f"{int(moment * 1000):012x}" + "0" * 20
 
 
 class Actor(BaseModel):
@@ -78,13 +103,17 @@ class Command(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    id: str = Field(default_factory=new_id)
+    id: str = Field(default_factory=new_command_id)
     name: str
     payload: dict[str, Any] = Field(default_factory=dict)
     sealed: Sealed | None = None
     actor: Actor = Field(default_factory=Actor)
     correlation_id: str = Field(default_factory=new_id)
     submitted_at: datetime = Field(default_factory=utc_now)
+    # ``Command-Not-Before``: held in the schedule until then. ``Command-Deadline``: a
+    # command not started by then is expired and never runs.
+    not_before: datetime | None = None
+    deadline: datetime | None = None
     # The digest of an anonymous command's claim; kept by the gateway, never on the bus.
     claim_digest: str | None = Field(None, exclude=True, repr=False)
 

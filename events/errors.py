@@ -67,6 +67,28 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+class Gone(DomainError):
+    """The command existed (its id says when) but is past its TTL: not "never existed"."""
+
+    status = 410
+    problem = "gone"
+    title = "Gone"
+
+
+class CommandCancelled(Conflict):
+    """The command was cancelled before it ran (or stopped at a checkpoint): its outcome."""
+
+    problem = "command-cancelled"
+    title = "Command cancelled"
+
+
+class CommandExpired(Conflict):
+    """The command's ``Command-Deadline`` passed before it started: it never ran."""
+
+    problem = "command-expired"
+    title = "Command expired"
+
+
 class TooManyAttempts(DomainError):
     """Refused for now; the client may try again after ``retry_after_s``.
 

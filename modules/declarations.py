@@ -90,6 +90,10 @@ class Route:
     users_only: bool = False
     # The model of the outcome's body (or of the read model); documentation only.
     response: type[BaseModel] | None = None
+    # A running command of this route may be cancelled: its handler calls
+    # ``ctx.checkpoint()`` between steps and stops there. Others are cancelled only
+    # before they start (409 once running).
+    cancellable: bool = False
 
     def __post_init__(self) -> None:
         where = f"route {self.method} {self.path}"
@@ -108,6 +112,8 @@ class Route:
             raise RegistrationError(f"{where}: a query route needs a read_model")
         if self.method == "GET" and self.mode is RouteMode.COMMAND:
             raise RegistrationError(f"{where}: a GET route must be a query")
+        if self.cancellable and self.mode is RouteMode.QUERY:
+            raise RegistrationError(f"{where}: only a command route can be cancellable")
         self._check_sensitive(where)
 
     def _check_sensitive(self, where: str) -> None:

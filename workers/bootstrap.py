@@ -8,6 +8,8 @@ stops ``celery worker`` before it consumes anything.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -15,13 +17,15 @@ from dataclasses import dataclass
 from celery import Celery
 
 from core.celery_app import ADMIN_QUEUE, EVENTS_QUEUE
+from core.schedule import ScheduleReleaser
 from core.security import RoleTable
 from core.settings import Settings
-from events import EventCatalogue, RegistrationError
+from events import EventCatalogue, RegistrationError, new_id
 from modules import BaseModule, discover
 from modules.introspection import declared
 from workers.heartbeat import Heartbeat
 from workers.orchestrators import DEFAULT_PACKAGES, orchestrator_for
+from workers.periodic import Periodic
 from workers.redelivery import Redeliverer, RedeliveryLoop
 from workers.runtime import Runtime
 from workers.services import WorkerServices
@@ -87,7 +91,10 @@ def start_runtime(app: Celery, settings: Settings, blueprint: Blueprint) -> Runt
         settings.redelivery_sweep_s,
     )
     redelivery.start()
+    releaser = Periodic("hookline-schedule", settings.schedule_tick_s, _releaser(services).tick)
+    releaser.start()
     app.hookline_runtime = runtime
+    app.hookline_releaser = releaser
     app.hookline_heartbeat = heartbeat
     app.hookline_redelivery = redelivery
     log.info(
@@ -103,6 +110,9 @@ def stop_runtime(app: Celery) -> None:
     redelivery: RedeliveryLoop | None = getattr(app, "hookline_redelivery", None)
     if redelivery is not None:
         redelivery.stop()
+    releaser: Periodic | None = getattr(app, "hookline_releaser", None)
+    if releaser is not None:
+        releaser.stop()
     if heartbeat is not None:
         heartbeat.stop()
     if runtime is not None:
@@ -110,6 +120,19 @@ def stop_runtime(app: Celery) -> None:
     app.hookline_runtime = None
     app.hookline_heartbeat = None
     app.hookline_redelivery = None
+    app.hookline_releaser = None
+
+
+def _releaser(services: WorkerServices) -> ScheduleReleaser:
+    settings = services.settings
+    return ScheduleReleaser(
+        services.redis,
+        services.state,
+        services.sender,
+        ttl_s=settings.command_ttl_s,
+        lease_s=settings.schedule_lease_s,
+        holder=f"{socket.gethostname()}:{os.getpid()}:{new_id()[:8]}",
+    )
 
 
 def _close_within(close: Callable[[], None], timeout_s: float) -> None:

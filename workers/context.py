@@ -7,6 +7,7 @@ recognise as already handled.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -56,18 +57,40 @@ class Emitter:
         return event
 
 
+class StopRequested(HooklineError):
+    """Raised by ``CommandContext.checkpoint`` when the command was cancelled while it ran;
+    the runtime records it ``cancelled`` and publishes none of its events."""
+
+
+def _never() -> bool:
+    return False
+
+
 @dataclass
 class CommandContext(Emitter):
     command: Command = field(kw_only=True)
     now: datetime = field(default_factory=utc_now, kw_only=True)
+    # Whether a cancel was asked for (``POST /commands/{id}/cancel`` on a cancellable route).
+    cancel_requested: Callable[[], bool] = field(default=_never, kw_only=True, repr=False)
 
     @property
     def actor(self) -> Actor:
         return self.command.actor
 
+    def checkpoint(self) -> None:
+        """A place where the handler may stop: raises ``StopRequested`` if the command was
+        cancelled meanwhile. Call it between steps of a long handler of a ``cancellable``
+        route, before anything it cannot take back (it costs a Redis read)."""
+        if self.cancel_requested():
+            raise StopRequested(f"command {self.command.id} was cancelled while it ran")
+
     @classmethod
     def for_command(
-        cls, command: Command, catalogue: EventCatalogue, max_depth: int
+        cls,
+        command: Command,
+        catalogue: EventCatalogue,
+        max_depth: int,
+        cancel_requested: Callable[[], bool] = _never,
     ) -> CommandContext:
         return cls(
             catalogue=catalogue,
@@ -77,6 +100,7 @@ class CommandContext(Emitter):
             depth=0,
             max_depth=max_depth,
             command=command,
+            cancel_requested=cancel_requested,
         )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import logging
 from collections.abc import Mapping
@@ -10,10 +12,12 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from core.command_state import DeadlinePassed
 from core.failpoints import failpoint
 from core.sealing import opened_payload, seal_result
 from events import (
     Command,
+    CommandCancelled,
     CommandResult,
     CommandStatus,
     DomainError,
@@ -26,7 +30,7 @@ from events import (
     Problem,
 )
 from modules import BaseModule, LoadResult, Route, load_all
-from workers.context import CommandContext
+from workers.context import CommandContext, StopRequested
 from workers.dead_letters import Replayer
 from workers.failures import Failures
 from workers.hook_runner import HookRunner
@@ -107,11 +111,21 @@ class Runtime:
                 extra={"reason": str(e)},
             )
             return
+        except DeadlinePassed:
+            log.info("command %s was not started before its deadline; expired", command.id)
+            with contextlib.suppress(InvalidTransition):  # cancelled meanwhile
+                state.expire(command.id)
+            return
         ctx = CommandContext.for_command(
-            command, self.catalogue, self.services.settings.max_event_depth
+            command,
+            self.catalogue,
+            self.services.settings.max_event_depth,
+            cancel_requested=functools.partial(state.cancel_requested, command.id),
         )
         try:
             result = self._call_handler(command, ctx)
+        except StopRequested:
+            state.fail(command.id, _stopped(command.id), CommandStatus.CANCELLED)
         except DomainError as e:
             state.fail(
                 command.id,
@@ -148,6 +162,13 @@ class Runtime:
     ) -> HookRunStatus:
         """Try one hook again (a retry or a replay)."""
         return self.hook_runner.run_hook(event, hook_key, attempt, replay_of)
+
+
+def _stopped(command_id: str) -> Problem:
+    return Problem.from_error(
+        CommandCancelled("cancelled while it ran: its handler stopped at a checkpoint"),
+        instance=f"/commands/{command_id}",
+    )
 
 
 def parse_request(route: Route, payload: dict[str, Any]) -> BaseModel | None:

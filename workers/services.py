@@ -10,6 +10,7 @@ from celery import Celery
 from pymongo import MongoClient
 from pymongo.database import Database
 
+from core.command_index import IndexBounds
 from core.command_state import CommandStateStore
 from core.read_models import ReadModelStore
 from core.redelivery import MessageLedger
@@ -78,6 +79,7 @@ class WorkerServices:
                 settings.command_ttl_s,
                 settings.secret_result_ttl_s,
                 settings.publish_fence_s,
+                IndexBounds.from_settings(settings),
             ),
             read_models=ReadModelStore(client, settings.read_model_ttl_s),
             hook_runs=HookRunLedger(db),

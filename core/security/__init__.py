@@ -4,6 +4,7 @@ from core.security.api_keys import ApiKeyRecord, ApiKeyRegistry, AsyncApiKeyRead
 from core.security.passwords import PasswordHasher
 from core.security.permissions import (
     PLATFORM_PERMISSIONS,
+    CANCEL_ANY_COMMAND,
     READ_ANY_COMMAND,
     READ_HEALTH,
     READ_HOOKS,
@@ -19,6 +20,7 @@ __all__ = [
     "ADMIN_ROLE",
     "OPERATOR_ROLE",
     "PLATFORM_PERMISSIONS",
+    "CANCEL_ANY_COMMAND",
     "READ_ANY_COMMAND",
     "READ_HEALTH",
     "READ_HOOKS",

@@ -29,6 +29,7 @@ from events.platform_commands import MANAGE_DEAD_LETTERS, READ_DEAD_LETTERS
 PLATFORM = "platform"
 
 READ_ANY_COMMAND = "commands:read_any"
+CANCEL_ANY_COMMAND = "commands:cancel_any"
 READ_HOOKS = "hooks:read"
 READ_METRICS = "metrics:read"
 READ_HEALTH = "health:read"
@@ -38,6 +39,11 @@ PLATFORM_PERMISSIONS = (
         READ_ANY_COMMAND,
         roles=(OPERATOR_ROLE,),
         description="Read any command's document (never its secret results)",
+    ),
+    Permission(
+        CANCEL_ANY_COMMAND,
+        roles=(ADMIN_ROLE,),
+        description="Cancel any command (everyone may cancel their own)",
     ),
     Permission(
         READ_HOOKS,

@@ -170,9 +170,10 @@ def test_permission_declarations_are_checked_when_made() -> None:
 
 
 def test_the_platform_permissions_are_the_kernels_own() -> None:
-    """The kernel declares exactly these; replaying dead letters is for admins only."""
+    """The kernel declares exactly these; replaying dead letters and cancelling anyone's
+    command are for admins only."""
     names = {p.name: p.roles for p in PLATFORM_PERMISSIONS}
-    assert set(names) == OPERATOR_PERMISSIONS | {"dead_letters:manage"}
+    assert set(names) == OPERATOR_PERMISSIONS | {"dead_letters:manage", "commands:cancel_any"}
     assert names["dead_letters:manage"] == ("admin",)
 
 

@@ -1,0 +1,184 @@
+"""The routes of commands themselves: read one, list one's own, cancel one.
+
+``GET /commands`` pages through the caller's index (``core.command_index``),
+newest first. Filters are applied to the documents as they are read, so a page
+may hold fewer than ``limit`` items although more follow: a page reads at most
+``MAX_SCANNED`` entries, and ``next_cursor`` is null only at the end.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Collection
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from api_gateway.admission import Policy
+from api_gateway.bodies import check_query, validate
+from api_gateway.commands import command_document, readable_document, services_of
+from api_gateway.errors import BadRequest
+from api_gateway.handover import is_submitter
+from core import keys
+from core.command_state import CancelAction, CommandDocument, parse_document
+from core.security import CANCEL_ANY_COMMAND, READ_ANY_COMMAND
+from events import Actor, CommandStatus, Conflict, Forbidden, NotFound, is_id
+from events.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+LIST_POLICY = Policy("commands.list")
+CANCEL_POLICY = Policy("commands.cancel", auth=False)
+BATCH = 100
+MAX_SCANNED = 500
+SUMMARY_FIELDS = frozenset(
+    {
+        "command_id",
+        "name",
+        "status",
+        "attempts",
+        "submitted_at",
+        "started_at",
+        "finished_at",
+        "not_before",
+        "deadline",
+    }
+)
+OWNER_PATTERN = r"^((user|key):)?[A-Za-z0-9_-]{1,64}$"
+
+
+class CommandListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    status: CommandStatus | None = None
+    name: str | None = Field(None, max_length=200, description="a command name: wallet.deposit")
+    limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    cursor: str | None = Field(None, max_length=100, description="`next_cursor` of the last page")
+    owner: str | None = Field(
+        None,
+        pattern=OWNER_PATTERN,
+        description="whose commands (`user:<id>`, `key:<id>`, or a user id); admins and "
+        "operators only",
+    )
+
+
+def command_routes(cancellable: Collection[str]) -> list[Route]:
+    """``cancellable``: the names of commands whose routes may be cancelled while running."""
+
+    async def cancel(request: Request) -> Response:
+        return await cancel_command(request, cancellable)
+
+    return [
+        Route("/commands", list_commands, methods=["GET"]),
+        Route("/commands/{command_id}", command_document, methods=["GET"]),
+        Route("/commands/{command_id}/cancel", cancel, methods=["POST"]),
+    ]
+
+
+async def list_commands(request: Request) -> Response:
+    """``GET /commands``: the caller's commands (or an owner's, for operators), newest first."""
+    services = services_of(request)
+    caller = await services.gate.admit(request, LIST_POLICY)
+    query = CommandListQuery.model_validate(
+        validate(CommandListQuery, check_query(request.query_params, CommandListQuery))
+    )
+    owner = _owner(caller.actor, query.owner, services.roles.has_permission)
+    items, last = await _page(request, owner, query)
+    return JSONResponse({"items": items, "next_cursor": _encode(last) if last else None})
+
+
+def _owner(actor: Actor, asked: str | None, allowed: Callable[[Actor, str], bool]) -> str:
+    if asked is None:
+        return actor.principal
+    if not allowed(actor, READ_ANY_COMMAND):
+        raise Forbidden(f"owner: listing another caller's commands needs {READ_ANY_COMMAND}")
+    return asked if ":" in asked else f"user:{asked}"
+
+
+async def _page(
+    request: Request, owner: str, query: CommandListQuery
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The page's items, and the last id it read (None: nothing older is left)."""
+    client = services_of(request).redis
+    key = keys.owner_commands(owner)
+    upper = "(" + _decode(query.cursor) if query.cursor else "+"
+    items: list[dict[str, Any]] = []
+    scanned = 0
+    while scanned < MAX_SCANNED:
+        ids: list[str] = await client.zrevrangebylex(key, upper, "-", start=0, num=BATCH)
+        documents = await _documents(request, key, ids)
+        for command_id, document in zip(ids, documents, strict=True):
+            scanned += 1
+            if document is not None and _matches(document, query):
+                items.append(document.model_dump(mode="json", include=set(SUMMARY_FIELDS)))
+                if len(items) == query.limit:
+                    return items, command_id
+        if len(ids) < BATCH:
+            return items, None
+        upper = "(" + ids[-1]
+    return items, ids[-1]
+
+
+async def _documents(request: Request, key: str, ids: list[str]) -> list[CommandDocument | None]:
+    """The documents of ``ids``; those that expired are dropped from the index."""
+    client = services_of(request).redis
+    pipe = client.pipeline(transaction=False)
+    for command_id in ids:
+        pipe.hgetall(keys.command(command_id))
+    found = [parse_document(i, f, [], 0) for i, f in zip(ids, await pipe.execute(), strict=True)]
+    gone = [command_id for command_id, doc in zip(ids, found, strict=True) if doc is None]
+    if gone:
+        await client.zrem(key, *gone)
+    return found
+
+
+def _matches(document: CommandDocument, query: CommandListQuery) -> bool:
+    return (query.status is None or document.status is query.status) and (
+        query.name is None or document.name == query.name
+    )
+
+
+def _encode(command_id: str) -> str:
+    return base64.urlsafe_b64encode(bytes.fromhex(command_id)).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> str:
+    try:
+        command_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).hex()
+    except (binascii.Error, ValueError):
+        command_id = ""
+    if not is_id(command_id):
+        raise BadRequest("cursor: not a cursor this API gave", field="cursor")
+    return command_id
+
+
+async def cancel_command(request: Request, cancellable: Collection[str]) -> Response:
+    """``POST /commands/{id}/cancel``: its submitter's (or an admin's) cancel."""
+    services = services_of(request)
+    caller = await services.gate.admit(request, CANCEL_POLICY)
+    document = await readable_document(request, caller.actor)
+    if not (
+        is_submitter(caller.actor, request, document)
+        or services.roles.has_permission(caller.actor, CANCEL_ANY_COMMAND)
+    ):
+        raise Forbidden(f"only its submitter (or {CANCEL_ANY_COMMAND}) may cancel a command")
+    if document.status is CommandStatus.CANCELLED:  # asked twice: the same answer
+        return JSONResponse(document.public())
+    done = await services.state.cancel(document.command_id, document.name in cancellable)
+    if done is None:
+        raise NotFound(f"no command {document.command_id}")
+    if done.action is CancelAction.REFUSED:
+        raise Conflict(_refusal(done.previous), command_status=str(done.previous))
+    after = await readable_document(request, caller.actor)
+    code = 200 if done.action is CancelAction.CANCELLED else 202
+    return JSONResponse(after.public(), status_code=code)
+
+
+def _refusal(status: CommandStatus) -> str:
+    if status is CommandStatus.RUNNING:
+        return "the command is running and its route is not cancellable"
+    if status is CommandStatus.PUBLISHING:
+        return "the command is being submitted; try again in a moment"
+    return f"the command is {status} already"
