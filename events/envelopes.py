@@ -42,8 +42,9 @@ def new_command_id() -> str:
     milliseconds, so ids sort by when they were made (a caller's command index is ordered
     by id) and an id tells how old its command would be (a ``410`` once past its TTL)."""
     ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (ms << 80) | (0x7 << 76) | ((rand >> 62) << 64) | (0b10 << 62) | (rand & (2**62 - 1))
+    rand_a = int.from_bytes(os.urandom(2), "big") & 0xFFF  # 12 bits
+    rand_b = int.from_bytes(os.urandom(8), "big") & (2**62 - 1)  # 62 bits
+    value = (ms << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b
     return f"{value:032x}"
 
 

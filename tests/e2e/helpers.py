@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 
 PASSWORD = "correct horse battery"
+# A command in one of these is finished (``events.TERMINAL``, spelled as on the wire).
+TERMINAL = frozenset({"succeeded", "failed", "dead", "refused", "cancelled", "expired"})
 
 
 def new_user() -> dict[str, str]:
@@ -50,7 +52,7 @@ def poll(
     deadline = time.monotonic() + timeout_s
     while True:
         document: dict[str, Any] = client.get(url, headers=headers).json()
-        if document["status"] in ("succeeded", "failed", "dead") or time.monotonic() > deadline:
+        if document["status"] in TERMINAL or time.monotonic() > deadline:
             return document
         time.sleep(0.1)
 
