@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Collection
-from typing import Any
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
@@ -33,20 +33,30 @@ LIST_POLICY = Policy("commands.list")
 CANCEL_POLICY = Policy("commands.cancel", auth=False)
 BATCH = 100
 MAX_SCANNED = 500
-SUMMARY_FIELDS = frozenset(
-    {
-        "command_id",
-        "name",
-        "status",
-        "attempts",
-        "submitted_at",
-        "started_at",
-        "finished_at",
-        "not_before",
-        "deadline",
-    }
-)
 OWNER_PATTERN = r"^((user|key):)?[A-Za-z0-9_-]{1,64}$"
+
+
+class CommandSummary(BaseModel):
+    """A command as ``GET /commands`` lists it: no outcome, no hooks (read the document)."""
+
+    command_id: str
+    name: str
+    status: CommandStatus
+    attempts: int
+    submitted_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    not_before: datetime | None = None
+    deadline: datetime | None = None
+
+    @classmethod
+    def of(cls, document: CommandDocument) -> CommandSummary:
+        return cls.model_validate(document.model_dump(include=set(cls.model_fields)))
+
+
+class CommandPage(BaseModel):
+    items: list[CommandSummary]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null: the end")
 
 
 class CommandListQuery(BaseModel):
@@ -86,7 +96,8 @@ async def list_commands(request: Request) -> Response:
     )
     owner = _owner(caller.actor, query.owner, services.roles.has_permission)
     items, last = await _page(request, owner, query)
-    return JSONResponse({"items": items, "next_cursor": _encode(last) if last else None})
+    page = CommandPage(items=items, next_cursor=_encode(last) if last else None)
+    return JSONResponse(page.model_dump(mode="json"))
 
 
 def _owner(actor: Actor, asked: str | None, allowed: Callable[[Actor, str], bool]) -> str:
@@ -99,12 +110,12 @@ def _owner(actor: Actor, asked: str | None, allowed: Callable[[Actor, str], bool
 
 async def _page(
     request: Request, owner: str, query: CommandListQuery
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[CommandSummary], str | None]:
     """The page's items, and the last id it read (None: nothing older is left)."""
     client = services_of(request).redis
     key = keys.owner_commands(owner)
     upper = "(" + _decode(query.cursor) if query.cursor else "+"
-    items: list[dict[str, Any]] = []
+    items: list[CommandSummary] = []
     scanned = 0
     while scanned < MAX_SCANNED:
         ids: list[str] = await client.zrevrangebylex(key, upper, "-", start=0, num=BATCH)
@@ -112,7 +123,7 @@ async def _page(
         for command_id, document in zip(ids, documents, strict=True):
             scanned += 1
             if document is not None and _matches(document, query):
-                items.append(document.model_dump(mode="json", include=set(SUMMARY_FIELDS)))
+                items.append(CommandSummary.of(document))
                 if len(items) == query.limit:
                     return items, command_id
         if len(ids) < BATCH:

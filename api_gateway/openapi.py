@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 
 from api_gateway.idempotency import KEY_PATTERN
 from api_gateway.openapi_platform import AcceptedCommand, platform_paths
-from api_gateway.schemas import SchemaSet, without_null
+from api_gateway.schemas import SchemaSet, query_parameters
 from events import PROBLEM_MEDIA_TYPE, Problem
 from modules import BaseModule, Route, RouteMode
 from modules.introspection import Declared
@@ -90,9 +90,14 @@ def _operation(cls: type[BaseModule], route: Route, schemas: SchemaSet) -> dict[
         operation["security"] = [{BEARER: []}]
     path_parameters = _path_parameters(route.path)
     if query:
-        operation["parameters"] = path_parameters + _query_parameters(route, schemas)
+        operation["parameters"] = path_parameters + _query_parameters(route)
     else:
-        operation["parameters"] = [*path_parameters, _prefer_header(), IDEMPOTENCY_KEY_PARAMETER]
+        operation["parameters"] = [
+            *path_parameters,
+            _prefer_header(),
+            IDEMPOTENCY_KEY_PARAMETER,
+            *TIMING_PARAMETERS,
+        ]
         if route.request is not None:
             operation["requestBody"] = {
                 "required": True,
@@ -149,6 +154,29 @@ IDEMPOTENCY_KEY_PARAMETER = {
     "schema": {"type": "string", "pattern": KEY_PATTERN},
     "example": '"8e03978e-40d5-43e8-bc93-6894a57f9324"',
 }
+
+_TIMING = "an RFC 3339 date-time with its offset, or whole seconds from now"
+TIMING_PARAMETERS = [
+    {
+        "name": "Command-Not-Before",
+        "in": "header",
+        "required": False,
+        "description": f"Start no earlier than this ({_TIMING}); within the schedule's "
+        "horizon (`HOOKLINE_SCHEDULE_HORIZON_S`, 30 days by default). A moment still to "
+        "come answers 202 `scheduled`. Anything else is a 400 naming the header.",
+        "schema": {"type": "string"},
+        "example": "2026-12-24T18:00:00Z",
+    },
+    {
+        "name": "Command-Deadline",
+        "in": "header",
+        "required": False,
+        "description": f"Not started by then ({_TIMING}), the command is `expired` and "
+        "never runs. It must lie ahead, after any `Command-Not-Before`.",
+        "schema": {"type": "string"},
+        "example": "300",
+    },
+]
 
 REPLAYED_RESPONSE_HEADER = {
     "required": False,
@@ -224,21 +252,8 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
     ]
 
 
-def _query_parameters(route: Route, schemas: SchemaSet) -> list[dict[str, Any]]:
-    if route.request is None:
-        return []
-    model = route.request.model_json_schema()
-    required = set(model.get("required", ()))
-    return [
-        {
-            "name": name,
-            "in": "query",
-            "required": name in required,
-            "schema": without_null(field),
-            **({"description": field["description"]} if "description" in field else {}),
-        }
-        for name, field in model.get("properties", {}).items()
-    ]
+def _query_parameters(route: Route) -> list[dict[str, Any]]:
+    return [] if route.request is None else query_parameters(route.request)
 
 
 async def openapi_endpoint(request: Request) -> Response:

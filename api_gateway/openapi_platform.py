@@ -6,17 +6,20 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from api_gateway.schemas import SchemaSet
+from api_gateway.command_routes import CommandListQuery, CommandPage
+from api_gateway.schemas import SchemaSet, query_parameters
 from api_gateway.stream import StatusChange
 from core.command_state import CommandDocument
+from core.security import READ_ANY_COMMAND
 from events import PROBLEM_MEDIA_TYPE, HookRun, Problem
 from events.envelopes import ID_PATTERN
 
 
 class AcceptedCommand(BaseModel):
     command_id: str
-    # "accepted" when just submitted; a repeated request may find it at any unfinished status.
-    status: Literal["publishing", "accepted", "running", "retrying"]
+    # "accepted" when just submitted ("scheduled" with a Command-Not-Before still to come); a
+    # repeated request may find it at any unfinished status.
+    status: Literal["publishing", "scheduled", "accepted", "running", "retrying"]
     status_url: str
 
 
@@ -153,6 +156,7 @@ def platform_paths(schemas: SchemaSet) -> dict[str, Any]:
     ]
     optional_auth: list[dict[str, list[str]]] = [{}, {"bearerAuth": []}]
     not_found = _problem(schemas, "No such command, or not the caller's")
+    gone = _problem(schemas, "The command is past its TTL (its id tells its age)")
     command = _command_document(schemas)
 
     def guarded(permission: str) -> dict[str, Any]:
@@ -195,22 +199,56 @@ def platform_paths(schemas: SchemaSet) -> dict[str, Any]:
                 {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
             ],
         ),
+        "/commands": _get(
+            "The caller's commands, newest first (admins and operators: anyone's, `owner`)",
+            {
+                "200": _json(schemas, CommandPage, "A page; `next_cursor` is null at the end"),
+                "400": _problem(schemas, "A cursor this API did not give"),
+                "422": _problem(schemas, "A parameter is invalid; `errors` names it"),
+                "401": _problem(schemas, "No valid bearer token or API key"),
+                "403": _problem(schemas, f"`owner` without the {READ_ANY_COMMAND!r} permission"),
+                "429": _problem(schemas, "Too many requests; wait as `Retry-After` says"),
+            },
+            parameters=query_parameters(CommandListQuery),
+            security=operator_auth,
+        ),
         "/commands/{command_id}": _get(
             "A command's status, outcome and hook trace (owner or admin)",
             {
                 "200": _command_document(schemas),
                 "401": _problem(schemas, "Invalid token"),
                 "404": not_found,
+                "410": gone,
             },
             parameters=command_id,
             security=optional_auth,
         ),
+        "/commands/{command_id}/cancel": {
+            "post": {
+                "summary": "Cancel a command that has not started (a running one of a "
+                "cancellable route stops at its next checkpoint)",
+                "tags": ["platform"],
+                "responses": {
+                    "200": {**command, "description": "Cancelled: it never runs"},
+                    "202": {**command, "description": "Running: asked to stop"},
+                    "401": _problem(schemas, "Invalid token"),
+                    "403": _problem(schemas, "Readable, but not the caller's to cancel"),
+                    "404": not_found,
+                    "409": _problem(schemas, "Finished already, or running and not cancellable"),
+                    "410": gone,
+                    "429": _problem(schemas, "Too many requests; wait as `Retry-After` says"),
+                },
+                "parameters": command_id,
+                "security": optional_auth,
+            }
+        },
         "/commands/{command_id}/stream": _get(
             "Server-Sent Events: `status`, `hook`, then `done`, and the stream ends",
             {
                 "200": _event_stream(schemas, command["content"]["application/json"]["schema"]),
                 "401": _problem(schemas, "Invalid token"),
                 "404": not_found,
+                "410": gone,
                 "429": _problem(schemas, "Too many open waits and streams; see `Retry-After`"),
             },
             parameters=command_id,

@@ -49,3 +49,19 @@ def without_null(schema: dict[str, Any]) -> dict[str, Any]:
     kept = [option for option in options if option.get("type") != "null"]
     rest = {k: v for k, v in schema.items() if k not in ("anyOf", "default")}
     return {**rest, **kept[0]} if len(kept) == 1 else {**rest, "anyOf": kept}
+
+
+def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """The OpenAPI query parameters of ``model``'s fields."""
+    schema = model.model_json_schema()
+    required = set(schema.get("required", ()))
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "schema": without_null(field),
+            **({"description": field["description"]} if "description" in field else {}),
+        }
+        for name, field in schema.get("properties", {}).items()
+    ]
