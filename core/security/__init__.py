@@ -3,8 +3,8 @@
 from core.security.api_keys import ApiKeyRecord, ApiKeyRegistry, AsyncApiKeyReader
 from core.security.passwords import PasswordHasher
 from core.security.permissions import (
-    PLATFORM_PERMISSIONS,
     CANCEL_ANY_COMMAND,
+    PLATFORM_PERMISSIONS,
     READ_ANY_COMMAND,
     READ_HEALTH,
     READ_HOOKS,
@@ -18,9 +18,9 @@ from events.permissions import ADMIN_ROLE, OPERATOR_ROLE, ROLES, USER_ROLE
 
 __all__ = [
     "ADMIN_ROLE",
+    "CANCEL_ANY_COMMAND",
     "OPERATOR_ROLE",
     "PLATFORM_PERMISSIONS",
-    "CANCEL_ANY_COMMAND",
     "READ_ANY_COMMAND",
     "READ_HEALTH",
     "READ_HOOKS",

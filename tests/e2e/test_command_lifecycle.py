@@ -90,7 +90,7 @@ def test_a_scheduled_command_starts_within_a_second_after_its_time_and_not_befor
 ) -> None:
     """``Command-Not-Before`` 3 s ahead: 202 ``scheduled``, listed as such; it starts no
     earlier than its time and within a second after it, once."""
-    user_id, auth = signed_up(client)
+    _, auth = signed_up(client)
     not_before = datetime.now(UTC) + timedelta(seconds=3)
     response = client.post(
         "/wallet/deposit",
@@ -161,7 +161,7 @@ def test_bad_timing_headers_are_400_naming_the_header_and_leave_nothing(
     _, auth = signed_up(client)
     key = {"Idempotency-Key": f"timing-{uuid.uuid4().hex}"}
     # Byte 0xB2 is '²' as the gateway reads a header (Latin-1, like every HTTP server).
-    sent: dict[str, str | bytes] = {**auth, **key, header: value.encode("latin-1")}
+    sent = [(k.encode(), v.encode("latin-1")) for k, v in {**auth, **key, header: value}.items()]
     response = client.post("/wallet/deposit", json={"amount": 1}, headers=sent)
     assert response.status_code == 400, response.text
     assert response.json()["field"] == header

@@ -2,14 +2,17 @@
 
 One private stack for the module, with a visibility timeout (7 s) shorter than the
 delay of the scheduled command below, a command TTL of 15 s (so expiry is seen within
-the test) and transfers held 2 s at a failpoint (so one can be caught running).
+the test), transfers held 2 s at a failpoint (so one can be caught running) and the
+test-only ``chores`` module, whose route is cancellable (``tests/e2e/chores``).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,17 +20,22 @@ import pytest
 
 from core import keys
 from events import new_command_id
+from tests.e2e import chores
 from tests.e2e.helpers import PASSWORD, register
 from tests.faults.harness import FaultStack, sign_up, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = {
     "HOOKLINE_TASK_TIME_LIMIT_S": "4",
     "HOOKLINE_RETRY_BACKOFF_MAX_S": "1",
     "HOOKLINE_VISIBILITY_TIMEOUT_S": "7",
     "HOOKLINE_COMMAND_TTL_S": "15",
     "HOOKLINE_FAILPOINTS": "transactions.after_debit=sleep(2)",
+    "HOOKLINE_MODULE_PACKAGES": f"modules,{chores.MODULE_PACKAGE}",
+    "HOOKLINE_ORCHESTRATOR_PACKAGES": f"workers.orchestrators,{chores.ORCHESTRATOR_PACKAGE}",
+    "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
 }
 DELAY_S = 9  # longer than the visibility timeout
 
@@ -110,7 +118,7 @@ def test_a_scheduled_command_survives_a_worker_restart_and_a_short_visibility_ti
     """Scheduled 9 s ahead (the visibility timeout is 7 s), its worker stopped and started
     again meanwhile: it starts within a second after its time, once (one attempt, one
     ledger entry)."""
-    user_id, auth = sign_up(stack.base_url)
+    _, auth = sign_up(stack.base_url)
     not_before = datetime.now(UTC) + timedelta(seconds=DELAY_S)
     moment = not_before.isoformat().replace("+00:00", "Z")
     command_id = submit(
@@ -167,3 +175,20 @@ def test_a_command_past_its_ttl_answers_410_and_leaves_the_listing(
     assert client.get(f"/commands/{new_command_id()}", headers=auth).status_code == 404
     listed = client.get("/commands", headers=auth).json()["items"]
     assert command_id not in [item["command_id"] for item in listed]
+
+
+def test_a_running_command_of_a_cancellable_route_stops_at_its_next_checkpoint(
+    stack: FaultStack, client: httpx.Client
+) -> None:
+    """A chore of 100 steps of 0.1 s, cancelled once running: 202 with ``cancel_requested``,
+    then ``cancelled`` with a command-cancelled problem, having done only some steps."""
+    _, auth = sign_up(stack.base_url)
+    command_id = submit(client, auth, "/chores/run", {"steps": 100, "step_s": 0.1})
+    await_status(client, auth, command_id, "running", 20)
+    response = client.post(f"/commands/{command_id}/cancel", headers=auth)
+    assert response.status_code == 202, response.text
+    assert response.json()["cancel_requested"] is True
+    stopped = await_status(client, auth, command_id, "cancelled", 20)
+    assert stopped["error"]["type"].endswith("/command-cancelled")
+    done = stack.store["chores_steps"].count_documents({"command_id": command_id})
+    assert 0 < done < 100
