@@ -7,7 +7,7 @@ import pytest
 from pymongo.database import Database
 
 from tests.conftest import RunningStack
-from tests.e2e.helpers import bearer, login, poll
+from tests.e2e.helpers import bearer, login, poll, signed_up
 from tests.security.conftest import Doc, assert_refused, hookline_admin, user_with_role
 
 pytestmark = pytest.mark.e2e
@@ -70,6 +70,26 @@ def test_an_operator_reads_any_command_but_never_its_secrets(
     assert again["result_redacted"] is True
     mine = client.get(url, headers=admin).json()
     assert mine["result"]["body"]["api_key"].startswith("hk_")
+
+
+def test_an_operator_lists_anyones_commands_but_cancels_none_an_admin_may(
+    client: httpx.Client, operator: dict[str, str], admin: dict[str, str]
+) -> None:
+    """A user's deposit scheduled an hour ahead: the operator finds it (``owner``) and may
+    read it, but its cancel is 403 and it stays scheduled; an admin's cancel works."""
+    user_id, auth = signed_up(client)
+    scheduled = client.post(
+        "/wallet/deposit", json={"amount": 1}, headers={**auth, "Command-Not-Before": "3600"}
+    )
+    assert scheduled.status_code == 202, scheduled.text
+    command_id = scheduled.json()["command_id"]
+    listed = client.get("/commands", params={"owner": user_id}, headers=operator).json()
+    assert [item["command_id"] for item in listed["items"]] == [command_id]
+    refused = client.post(f"/commands/{command_id}/cancel", headers=operator)
+    assert_refused(refused, 403)
+    assert client.get(f"/commands/{command_id}", headers=auth).json()["status"] == "scheduled"
+    cancelled = client.post(f"/commands/{command_id}/cancel", headers=admin)
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
 
 
 def test_revoking_the_operator_role_ends_it(stack: RunningStack, client: httpx.Client) -> None:
