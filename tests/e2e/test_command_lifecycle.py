@@ -11,6 +11,7 @@ import httpx
 import pytest
 from pymongo.database import Database
 
+from hookline.sse import iter_events
 from tests.e2e.helpers import poll, signed_up
 
 pytestmark = pytest.mark.e2e
@@ -130,6 +131,21 @@ def test_a_scheduled_command_cancelled_before_its_time_never_runs(
     document = client.get(f"/commands/{command_id}", headers=auth).json()
     assert document["status"] == "cancelled" and document["attempts"] == 0
     assert store["wallet_ledger"].count_documents({"_id": command_id}) == 0
+
+
+def test_a_stream_reports_scheduled_then_cancelled_and_ends(client: httpx.Client) -> None:
+    """The stream of a scheduled command: ``status`` scheduled; after the cancel, ``status``
+    cancelled and ``done``, and the stream ends."""
+    _, auth = signed_up(client)
+    command_id = deposit(client, auth, 1, **{"Command-Not-Before": "600"})
+    seen: list[tuple[str, str]] = []
+    with client.stream("GET", f"/commands/{command_id}/stream", headers=auth) as stream:
+        for event in iter_events(stream.iter_lines()):
+            data = event.json()
+            seen.append((event.event, data.get("status", "")))
+            if event.event == "status" and data["status"] == "scheduled":
+                assert client.post(f"/commands/{command_id}/cancel", headers=auth).is_success
+    assert seen == [("status", "scheduled"), ("status", "cancelled"), ("done", "cancelled")]
 
 
 def test_cancelling_a_finished_command_is_409(client: httpx.Client) -> None:
