@@ -19,7 +19,7 @@ from core import keys
 from events import TERMINAL
 
 # KEYS: the caller's set. ARGV: now, entry expiry, cap, command id, command key prefix,
-# set ttl, then the terminal statuses.
+# set ttl (never shortened: it outlives the set's latest entry), then the terminal statuses.
 _RESERVE = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local cap = tonumber(ARGV[3])
@@ -33,7 +33,7 @@ if redis.call('ZCARD', KEYS[1]) >= cap then
   if redis.call('ZCARD', KEYS[1]) >= cap then return 0 end
 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
-redis.call('EXPIRE', KEYS[1], ARGV[6])
+if redis.call('TTL', KEYS[1]) < tonumber(ARGV[6]) then redis.call('EXPIRE', KEYS[1], ARGV[6]) end
 return 1
 """
 

@@ -1,8 +1,9 @@
-"""docs/security.md lists every attack test, and every test it names exists.
+"""docs/security.md lists every attack test, and every test any doc names exists.
 
-The document is the list of attacks Hookline is tested against; this keeps it
-honest in both directions: a new test in tests/security/ must be listed there,
-and a renamed or removed test cannot stay cited.
+The security document is the list of attacks Hookline is tested against; this
+keeps it honest in both directions: a new test in tests/security/ must be listed
+there, and a renamed or removed test cannot stay cited — there or in any other
+document (the README, docs/http.md…).
 """
 
 from __future__ import annotations
@@ -26,17 +27,18 @@ def declared_tests(path: Path) -> set[str]:
     }
 
 
-def cited() -> set[tuple[str, str]]:
-    return set(CITED.findall(DOC.read_text()))
+def cited(doc: Path = DOC) -> set[tuple[str, str]]:
+    return set(CITED.findall(doc.read_text()))
 
 
 def test_every_cited_test_exists() -> None:
-    missing = [
-        f"{path}::{name}"
-        for path, name in sorted(cited())
-        if not (ROOT / path).is_file() or name not in declared_tests(ROOT / path)
-    ]
-    assert not missing, f"docs/security.md cites tests that do not exist: {missing}"
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        missing = [
+            f"{path}::{name}"
+            for path, name in sorted(cited(doc))
+            if not (ROOT / path).is_file() or name not in declared_tests(ROOT / path)
+        ]
+        assert not missing, f"{doc.relative_to(ROOT)} cites tests that do not exist: {missing}"
 
 
 def test_every_attack_test_is_listed() -> None:
