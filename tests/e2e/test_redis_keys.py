@@ -14,15 +14,14 @@ when this file runs alone): listed in the report, not judged.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -94,34 +93,51 @@ class Found:
         return None
 
 
+@pytest.fixture
+def limited(stack: RunningStack, tmp_path: Path) -> Iterator[str]:
+    """A second gateway on the stack's stores and broker, with rate limits on: ``/userauth/me``
+    once a minute per user, and a ban at the second refusal within a minute; its URL."""
+    env = {
+        **stack.env,
+        "HOOKLINE_RATE_LIMITS_ENABLED": "true",
+        "HOOKLINE_ROUTE_RATE_LIMITS": json.dumps({"user_management.me": "1/minute"}),
+        "HOOKLINE_BAN_AFTER_VIOLATIONS": "1/minute",
+        "HOOKLINE_BAN_DURATION_S": "60",
+    }
+    port, log_path = free_port(), tmp_path / "limited-gateway.log"
+    with log_path.open("wb") as log:
+        gateway = spawn(gateway_command(port), env, output=log)
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            await_healthy(base_url, [gateway], [log_path])
+            yield base_url
+        finally:
+            terminate(gateway)
+
+
 def test_after_a_workload_every_key_has_a_ttl_or_a_documented_bound(
-    stack: RunningStack,
     client: httpx.Client,
     admin: dict[str, str],
     redis_client: redis.Redis,
     store: Database[Doc],
-    tmp_path: Path,
-    record_property: Callable[[str, object], None],
+    limited: str,
 ) -> None:
-    """Register, login, refresh, logout, a failed login, an unread login, deposit (with an
-    Idempotency-Key, then its replay), withdraw, transfer, the read models with and without
-    their views, API keys minted, used and revoked, a stream, a dead letter and its replay,
-    rate limits and a ban; then no key of the stack's Redis lacks a TTL but those the page
-    lists as bounded without one."""
+    """Register, login, refresh, logout, a login nobody reads, a failed login, deposit (with
+    an Idempotency-Key, then its replay), withdraw, transfer, the read models with and
+    without their views, API keys minted, used and revoked, a stream, a dead letter and its
+    replay, rate limits and a ban; then no key of the stack's Redis lacks a TTL but those the
+    page lists as bounded without one. The keys found, counted per row, are printed."""
     accounts(client, redis_client)
     money_and_reads(client, redis_client)
     api_keys(client, admin, redis_client)
     dead_letter_and_replay(client, admin, store)
-    with limited_gateway(stack, tmp_path) as gateway:
-        limits_and_a_ban(gateway, redis_client)
+    limits_and_a_ban(limited, redis_client)
     found = scan(redis_client)
-    counts = Counter(f.row.pattern if f.row else f"(no row) {f.key}" for f in found)
-    record_property("redis_keys", json.dumps(counts, sort_keys=True))
-    print(report(found, counts))
+    print(report(found))
     faults = [f"{f.key!r} {f.fault}" for f in found if f.fault]
-    assert not faults, "\n".join(faults)
+    assert not faults, "\n".join(faults) + "\n" + report(found)
     missed = WORKLOAD_MAKES - {f.row.pattern for f in found if f.row}
-    assert not missed, f"the workload left no key of {sorted(missed)}"
+    assert not missed, f"the workload left no key of {sorted(missed)}\n" + report(found)
 
 
 # -- the workload -------------------------------------------------------------------------
@@ -219,35 +235,13 @@ def dead_letter_and_replay(
     assert poll(client, doomed.headers["Location"], headers=auth)["status"] == "succeeded"
 
 
-@contextlib.contextmanager
-def limited_gateway(stack: RunningStack, tmp_path: Path) -> Iterator[str]:
-    """A second gateway on the stack's stores and broker, with rate limits on: ``/userauth/me``
-    once a minute per user, and a ban at the second refusal within a minute."""
-    env = {
-        **stack.env,
-        "HOOKLINE_RATE_LIMITS_ENABLED": "true",
-        "HOOKLINE_ROUTE_RATE_LIMITS": json.dumps({"user_management.me": "1/minute"}),
-        "HOOKLINE_BAN_AFTER_VIOLATIONS": "1/minute",
-        "HOOKLINE_BAN_DURATION_S": "60",
-    }
-    port, log_path = free_port(), tmp_path / "limited-gateway.log"
-    with log_path.open("wb") as log:
-        gateway = spawn(gateway_command(port), env, output=log)
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            await_healthy(base_url, [gateway], [log_path])
-            yield base_url
-        finally:
-            terminate(gateway)
-
-
 def limits_and_a_ban(base_url: str, redis_client: redis.Redis) -> None:
     """Every request counts against the limits; the third look at /userauth/me bans its user."""
     with httpx.Client(base_url=base_url, timeout=40) as limited:
         user_id, auth = signed_up(limited)
         answers = [limited.get("/userauth/me", headers=auth).status_code for _ in range(3)]
     assert answers == [200, 429, 429]
-    assert redis_client.ttl(keys.ban(f"user:{user_id}")) > 0
+    assert cast(int, redis_client.ttl(keys.ban(f"user:{user_id}"))) > 0
 
 
 # -- the scan -----------------------------------------------------------------------------
@@ -260,7 +254,7 @@ def scan(redis_client: redis.Redis) -> list[Found]:
     matchers = [(row, row.matcher(values)) for row in documented]
     found: list[Found] = []
     for key in redis_client.scan_iter(count=1000):
-        ttl_s = int(redis_client.ttl(key))
+        ttl_s = cast(int, redis_client.ttl(key))
         if ttl_s == -2:
             continue
         matching = [row for row, matcher in matchers if matcher.fullmatch(key)]
@@ -269,8 +263,13 @@ def scan(redis_client: redis.Redis) -> list[Found]:
     return found
 
 
-def report(found: list[Found], counts: Counter[str]) -> str:
-    """Keys per row, and how many of them have no TTL."""
-    untimed = Counter(f.row.pattern if f.row else f"(no row) {f.key}" for f in found if f.ttl_s < 0)
-    lines = [f"{n:6d} {untimed[p]:6d}  {p}" for p, n in sorted(counts.items())]
+def report(found: list[Found]) -> str:
+    """The keys found per row, and how many of them have no TTL."""
+    counts = Counter(_row_of(f) for f in found)
+    untimed = Counter(_row_of(f) for f in found if f.ttl_s < 0)
+    lines = [f"{n:6d} {untimed[row]:6d}  {row}" for row, n in sorted(counts.items())]
     return "\n".join([f"{len(found)} keys: count, without a TTL, row", *lines])
+
+
+def _row_of(found: Found) -> str:
+    return found.row.pattern if found.row else f"(no row) {found.key}"
