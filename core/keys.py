@@ -57,10 +57,23 @@ def command_id_from_channel(channel: str) -> str:
 
 
 def read_model(module: str, view: str, key: str) -> str:
+    """String (a document view, JSON) or sorted set (a list view): a module's view for one
+    key (a caller, or ``_shared``)."""
     return f"{PREFIX}:rm:{module}:{view}:{key}"
 
 
+def read_model_ready(module: str, view: str, key: str) -> str:
+    """String: the list view was built in full, so items may be appended to it."""
+    return f"{read_model(module, view, key)}:ready"
+
+
+def read_model_version(module: str, view: str, key: str) -> str:
+    """String: the version of the document view stored, so an older one never replaces it."""
+    return f"{read_model(module, view, key)}:version"
+
+
 def worker_heartbeat(worker: str) -> str:
+    """String with a TTL: one worker process's snapshot (``host:pid``) while it lives."""
     return f"{PREFIX}:worker:{worker}"
 
 

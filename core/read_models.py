@@ -54,14 +54,6 @@ return 1
 """
 
 
-def _ready(key: str) -> str:
-    return f"{key}:ready"
-
-
-def _version(key: str) -> str:
-    return f"{key}:version"
-
-
 class ReadModelStore:
     """Worker side: writes a module's views."""
 
@@ -78,7 +70,8 @@ class ReadModelStore:
             self._redis.set(name, data.model_dump_json(), ex=self._ttl_s)
             return
         self._put_if_newer(
-            keys=[name, _version(name)], args=[data.model_dump_json(), version, self._ttl_s]
+            keys=[name, keys.read_model_version(module, view, key)],
+            args=[data.model_dump_json(), version, self._ttl_s],
         )
 
     def append(
@@ -87,7 +80,8 @@ class ReadModelStore:
         """Add items (score, item) to a list view, if that view is built."""
         name = keys.read_model(module, view, key)
         pairs = [part for score, item in items for part in (score, item.model_dump_json())]
-        self._append_if_ready(keys=[name, _ready(name)], args=[self._ttl_s, *pairs])
+        ready = keys.read_model_ready(module, view, key)
+        self._append_if_ready(keys=[name, ready], args=[self._ttl_s, *pairs])
 
     def replace(
         self, module: str, view: str, key: str, items: Sequence[tuple[int, BaseModel]]
@@ -99,7 +93,7 @@ class ReadModelStore:
         if items:
             pipe.zadd(name, {item.model_dump_json(): score for score, item in items})
             pipe.expire(name, self._ttl_s)
-        pipe.set(_ready(name), "1", ex=self._ttl_s)
+        pipe.set(keys.read_model_ready(module, view, key), "1", ex=self._ttl_s)
         pipe.execute()
 
 
@@ -119,7 +113,7 @@ class AsyncReadModelReader:
         """Up to ``limit`` items older than ``before``, newest first; None if not built."""
         name = keys.read_model(module, view, key)
         pipe = self._redis.pipeline(transaction=False)
-        pipe.exists(_ready(name))
+        pipe.exists(keys.read_model_ready(module, view, key))
         pipe.zrevrangebyscore(
             name,
             f"({before}" if before is not None else "+inf",

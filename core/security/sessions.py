@@ -25,8 +25,14 @@ log = logging.getLogger(__name__)
 # Sessions popped per round trip while ending all of a user's sessions.
 _LOGOUT_BATCH = 100
 
-# KEYS: session, user's sessions. ARGV: user id, refresh token id, ttl.
+# KEYS: session, user's sessions. ARGV: user id, refresh token id, ttl. The index's TTL is
+# renewed at every login, so it drops the sessions that expired meanwhile: it holds the
+# user's live sessions, not every login since the first. (It reads session keys by name,
+# which a standalone Redis allows.)
 _OPEN = """
+for _, ended in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if redis.call('EXISTS', ended) == 0 then redis.call('SREM', KEYS[2], ended) end
+end
 redis.call('HSET', KEYS[1], 'user', ARGV[1], 'current', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('SADD', KEYS[2], KEYS[1])
