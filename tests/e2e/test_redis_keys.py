@@ -62,6 +62,9 @@ WORKLOAD_MAKES = {
     "hookline:ban:{identity}",
     "hookline:inflight:{identity}",
     "hookline:idem:{digest}",
+    "hookline:schedule",
+    "hookline:schedule:lease",
+    "hookline:owner:{principal}:cmds",
     "hookline:msgs:{queue}:started",
     "hookline:rl:{limits_key}",
     "_kombu.binding.{exchange}",
@@ -192,6 +195,25 @@ def money_and_reads(client: httpx.Client, redis_client: redis.Redis) -> None:
     redis_client.delete(keys.read_model("wallet", "balance", user_id))
     for path in ("/wallet/balance", "/notifications", "/transactions") * 2:
         assert client.get(path, headers={**auth, **WAIT}).status_code == 200, path
+    lifecycle(client, auth)
+
+
+def lifecycle(client: httpx.Client, auth: dict[str, str]) -> None:
+    """A deposit scheduled an hour ahead (it stays in the schedule), one scheduled and
+    cancelled, one due in a second and run (the releaser holds its lease); the listing."""
+
+    def schedule(delay: str) -> str:
+        response = client.post(
+            "/wallet/deposit", json={"amount": 1}, headers={**auth, "Command-Not-Before": delay}
+        )
+        assert response.status_code == 202, response.text
+        location: str = response.headers["Location"]
+        return location
+
+    schedule("3600")
+    assert client.post(schedule("3600") + "/cancel", headers=auth).status_code == 200
+    assert poll(client, schedule("1"), headers=auth)["status"] == "succeeded"
+    assert len(client.get("/commands", headers=auth).json()["items"]) >= 3
 
 
 def api_keys(client: httpx.Client, admin: dict[str, str], redis_client: redis.Redis) -> None:
