@@ -162,8 +162,9 @@ class Client(BaseClient):
     def _done_within(
         self, command_id: str, claim: str | None, read_s: float, deadline: float
     ) -> CommandDocument | None:
-        """The done document from one stream, or None when the stream should be opened
-        again with a shorter read timeout (time passed while keep-alives came)."""
+        """The done document from one stream; None when the wait is over, or when the
+        stream should be opened again with a shorter read timeout (time passed while
+        keep-alives came, each resetting the timer)."""
         response = self._open_stream(self._stream_call(command_id, claim, read_s))
         reader = StreamReader(response)
         try:
@@ -171,7 +172,8 @@ class Client(BaseClient):
                 event = reader.feed(line)
                 if isinstance(event, DoneEvent | GoneEvent):
                     return done_document(event)
-                if deadline - time.monotonic() < read_s - _REOPEN_DRIFT_S:
+                left_s = deadline - time.monotonic()
+                if left_s <= 0 or left_s < read_s - _REOPEN_DRIFT_S:
                     return None
             return done_document(reader.end())
         finally:
