@@ -21,12 +21,11 @@ from hookline.client import (
     ClientError,
     CommandDocument,
     CommandStatus,
-    DoneEvent,
     HooklineProblem,
     Outcome,
     ProtocolError,
 )
-from hookline.client.wire import When
+from hookline.client.wire import When, done_document
 from hookline.operator_commands import reporting
 from hookline.progress import ProgressLine, print_json
 
@@ -75,8 +74,9 @@ def follow_to_end(client: Client, command_id: str, claim: str | None = None) -> 
     progress = ProgressLine()
     for event in client.follow(command_id, claim=claim):
         progress.update(event)
-        if isinstance(event, DoneEvent):
-            return event.document
+        document = done_document(event)  # a gone event raises Gone
+        if document is not None:
+            return document
     raise ProtocolError(f"the stream of command {command_id} ended before the command did")
 
 
