@@ -81,20 +81,12 @@ class BaseClient:
         timeout: float = DEFAULT_TIMEOUT_S,
         retries: int = DEFAULT_RETRIES,
     ) -> None:
-        if token and api_key:
-            raise InvalidArgument("give a bearer token or an API key, not both")
         self.base_url = base_url
         self.timeout_s = timeout
         self.retry = RetryPolicy(retries)
         self.claims = Claims()
         self._routes: RouteTable | None = None
-        self._auth = (
-            {"Authorization": f"Bearer {token}"}
-            if token
-            else {API_KEY_HEADER: api_key}
-            if api_key
-            else {}
-        )
+        self._auth = _credentials(token, api_key)
 
     def _http_options(self) -> dict[str, Any]:
         return {"base_url": self.base_url, "headers": self._auth, "timeout": self.timeout_s}
@@ -197,6 +189,14 @@ class BaseClient:
     def _cancel_call(self, command_id: str, claim: str | None) -> Call:
         headers = self.claims.headers(command_id, claim)
         return Call("POST", command_path(command_id, "/cancel"), headers=headers)
+
+
+def _credentials(token: str | None, api_key: str | None) -> dict[str, str]:
+    if token and api_key:
+        raise InvalidArgument("give a bearer token or an API key, not both")
+    if token:
+        return {"Authorization": f"Bearer {token}"}
+    return {API_KEY_HEADER: api_key} if api_key else {}
 
 
 def _query_value(value: Any) -> str:

@@ -11,6 +11,7 @@ Everything else is the answer.
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass
 
 import httpx
@@ -36,8 +37,9 @@ class RetryPolicy:
         if self.retries < 0:
             raise InvalidArgument(f"retries must be 0 or more, not {self.retries}")
 
-    def start(self) -> Attempts:
-        return Attempts(self)
+    def start(self, deadline: float | None = None) -> Attempts:
+        """The tries of one request; none starts after ``deadline`` (``time.monotonic``)."""
+        return Attempts(self, deadline)
 
     def backoff_s(self, retry: int) -> float:
         full = min(self.backoff_max_s, self.backoff_base_s * 2.0 ** (retry - 1))
@@ -48,30 +50,37 @@ class Attempts:
     """The tries of one request: each answer or error says whether, and after how long, to
     send it again."""
 
-    def __init__(self, policy: RetryPolicy) -> None:
+    def __init__(self, policy: RetryPolicy, deadline: float | None = None) -> None:
         self.policy = policy
+        self.deadline = deadline
         self.retries = 0
 
     def after_error(self, error: httpx.TransportError) -> float:
         """The pause before the next try; ``ConnectionFailed`` when none is left."""
-        if self.retries >= self.policy.retries:
+        pause = self._next()
+        if pause is None:
             tries = self.retries + 1
             raise ConnectionFailed(
                 f"{error.request.method} {error.request.url} failed after {tries} "
                 f"tr{'y' if tries == 1 else 'ies'}: {type(error).__name__}: {error}"
             ) from error
-        return self._next()
+        return pause
 
     def after_response(self, response: httpx.Response) -> float | None:
         """None when ``response`` is the answer; else the pause before the next try."""
-        if not (_key_in_use(response) and self.retries < self.policy.retries):
+        if not _key_in_use(response):
             return None
-        pause = self._next()
-        return max(pause, float(retry_after_s(response) or 0))
+        return self._next(float(retry_after_s(response) or 0))
 
-    def _next(self) -> float:
+    def _next(self, at_least_s: float = 0.0) -> float | None:
+        """The pause before one more try, or None when no try is left before the deadline."""
+        if self.retries >= self.policy.retries:
+            return None
+        pause = max(at_least_s, self.policy.backoff_s(self.retries + 1))
+        if self.deadline is not None and time.monotonic() + pause >= self.deadline:
+            return None
         self.retries += 1
-        return self.policy.backoff_s(self.retries)
+        return pause
 
 
 def _key_in_use(response: httpx.Response) -> bool:

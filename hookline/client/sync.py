@@ -165,7 +165,7 @@ class Client(BaseClient):
         """The done document from one stream; None when the wait is over, or when the
         stream should be opened again with a shorter read timeout (time passed while
         keep-alives came, each resetting the timer)."""
-        response = self._open_stream(self._stream_call(command_id, claim, read_s))
+        response = self._open_stream(self._stream_call(command_id, claim, read_s), deadline)
         reader = StreamReader(response)
         try:
             for line in _lines(response):
@@ -179,17 +179,19 @@ class Client(BaseClient):
         finally:
             response.close()
 
-    def _open_stream(self, call: Call) -> httpx.Response:
-        response = self._send(call, stream=True)
+    def _open_stream(self, call: Call, deadline: float | None = None) -> httpx.Response:
+        response = self._send(call, stream=True, deadline=deadline)
         if response.is_error:
             response.read()
             response.close()
             raise_for_problem(response)
         return response
 
-    def _send(self, call: Call, *, stream: bool = False) -> httpx.Response:
-        """``call``'s answer, sent again as the retry policy says."""
-        attempts = self.retry.start()
+    def _send(
+        self, call: Call, *, stream: bool = False, deadline: float | None = None
+    ) -> httpx.Response:
+        """``call``'s answer, sent again as the retry policy says (never past ``deadline``)."""
+        attempts = self.retry.start(deadline)
         while True:
             try:
                 response = self._http.send(call.request(self._http), stream=stream)

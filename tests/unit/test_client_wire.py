@@ -309,6 +309,15 @@ def test_a_key_still_in_flight_is_asked_again_after_retry_after() -> None:
     assert still.value.command_id == ID and still.value.status == 409
 
 
+def test_no_retry_starts_after_the_deadline() -> None:
+    """A wait's stream is not tried again when the pause would end past the wait."""
+    attempts = RetryPolicy(5, backoff_base_s=10.0).start(deadline=time.monotonic() + 1)
+    error = httpx.ConnectError("refused", request=httpx.Request("GET", f"{BASE}/x"))
+    with pytest.raises(ConnectionFailed, match="after 1 try"):
+        attempts.after_error(error)
+    assert RetryPolicy(5, backoff_base_s=0.0).start(time.monotonic() + 60).after_error(error) == 0
+
+
 def test_backoff_doubles_up_to_its_cap_with_half_jitter() -> None:
     """Try n waits between half and all of base·2^(n-1), never more than the cap."""
     policy = RetryPolicy(5, backoff_base_s=1.0, backoff_max_s=4.0)
