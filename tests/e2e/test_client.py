@@ -96,12 +96,16 @@ def test_follow_yields_status_and_hooks_then_done(user: Client) -> None:
 
 
 def test_problems_are_typed_exceptions(stack: RunningStack, user: Client) -> None:
-    """A bad field is ``InvalidRequest`` naming it, an unknown id ``NotFound``, a missing
-    token ``Unauthorized``, and a refused command's outcome a ``Conflict`` with its id."""
+    """A bad field or header is ``InvalidRequest`` naming it (422, 400), an unknown id
+    ``NotFound``, a missing token ``Unauthorized``, and a refused command's outcome a
+    ``Conflict`` with its id."""
     with pytest.raises(InvalidRequest) as invalid:
         user.submit("wallet.deposit", {"amount": "lots"})
     assert invalid.value.status == 422 and "amount" in invalid.value.fields
     assert invalid.value.command_id is None  # refused at the door: no command
+    with pytest.raises(InvalidRequest) as bad_key:
+        user.submit("wallet.deposit", {"amount": 1}, idempotency_key="two words")
+    assert bad_key.value.status == 400 and bad_key.value.fields == ("Idempotency-Key",)
     with pytest.raises(NotFound) as missing:
         user.get("0" * 32)
     assert missing.value.status == 404 and missing.value.document.title

@@ -186,6 +186,7 @@ def test_a_202_is_accepted_and_its_claim_is_sent_back() -> None:
     assert answer == Accepted(
         command_id=ID, status=CommandStatus.ACCEPTED, status_url=f"/commands/{ID}", claim="-secret"
     )
+    assert "-secret" not in repr(answer)  # a credential
     api.get(ID)
     assert recorder.last.headers["Command-Claim"] == "-secret"
     api.get("b" * 32)
