@@ -335,4 +335,5 @@ register(
 # Subcommands kept in their own modules register themselves on import.
 import hookline.dead_letter_commands  # noqa: E402
 import hookline.failpoint_commands  # noqa: E402
+import hookline.gateway_commands  # noqa: E402
 import hookline.operator_commands  # noqa: E402, F401

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hookline.sse import ServerEvent, iter_events
+from hookline.client.sse import ServerEvent, iter_events
 from tests.e2e.helpers import claim, new_user, register, signed_up
 
 pytestmark = pytest.mark.e2e

@@ -15,7 +15,7 @@ from api_gateway.stream import sse
 from core.celery_app import make_celery
 from core.logs import JsonFormatter, LogFormat, TextFormatter, log_context, make_handler
 from core.settings import Settings
-from hookline.sse import iter_events
+from hookline.client.sse import iter_events
 from modules import discover
 from modules.introspection import declared
 from workers.observability import envelope_ids

@@ -1,0 +1,80 @@
+"""A Python client for Hookline's HTTP API: ``Client`` (blocking) and ``AsyncClient``.
+
+It needs httpx and pydantic only, none of Hookline's server packages. See docs/clients.md.
+"""
+
+from hookline.client.aio import AsyncClient
+from hookline.client.base import DEFAULT_URL
+from hookline.client.errors import (
+    ClientError,
+    Conflict,
+    ConnectionFailed,
+    FieldError,
+    Forbidden,
+    Gone,
+    HooklineProblem,
+    InvalidArgument,
+    InvalidRequest,
+    KeyInUse,
+    NotFound,
+    ProtocolError,
+    RateLimited,
+    Unauthorized,
+    Unavailable,
+    UnknownCommand,
+    WaitTimeout,
+)
+from hookline.client.models import (
+    Accepted,
+    CommandDocument,
+    CommandPage,
+    CommandResult,
+    CommandStatus,
+    CommandSummary,
+    DoneEvent,
+    GoneEvent,
+    HookEvent,
+    HookRun,
+    Outcome,
+    ProblemDocument,
+    StatusEvent,
+    StreamEvent,
+)
+from hookline.client.sync import Client
+
+__all__ = [
+    "DEFAULT_URL",
+    "Accepted",
+    "AsyncClient",
+    "Client",
+    "ClientError",
+    "CommandDocument",
+    "CommandPage",
+    "CommandResult",
+    "CommandStatus",
+    "CommandSummary",
+    "Conflict",
+    "ConnectionFailed",
+    "DoneEvent",
+    "FieldError",
+    "Forbidden",
+    "Gone",
+    "GoneEvent",
+    "HookEvent",
+    "HookRun",
+    "HooklineProblem",
+    "InvalidArgument",
+    "InvalidRequest",
+    "KeyInUse",
+    "NotFound",
+    "Outcome",
+    "ProblemDocument",
+    "ProtocolError",
+    "RateLimited",
+    "StatusEvent",
+    "StreamEvent",
+    "Unauthorized",
+    "Unavailable",
+    "UnknownCommand",
+    "WaitTimeout",
+]
