@@ -1,9 +1,7 @@
 """The client's lifecycle calls against the real stack: scheduling (``not_before``),
 deadlines, ``list`` and ``cancel``, and ``410`` for a command past its time to live.
-
-The gateway's side of these lands with the lead's merge; until then the module is skipped
-(their requests and parsing are covered against MockTransport in
-tests/unit/test_client_wire.py).
+(Their requests and parsing are covered against MockTransport in
+tests/unit/test_client_wire.py.)
 """
 
 from __future__ import annotations
@@ -13,14 +11,14 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
 import pytest
-import redis
 
-from core import keys
+from events import new_command_id
 from hookline.client import (
     Accepted,
     AsyncClient,
@@ -29,16 +27,15 @@ from hookline.client import (
     Conflict,
     Forbidden,
     Gone,
+    InvalidRequest,
+    NotFound,
     Outcome,
 )
 from tests.conftest import RunningStack
 from tests.e2e.client_helpers import run_doc_examples
 from tests.e2e.helpers import signed_up
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skip(reason="server side lands with the lead's merge"),
-]
+pytestmark = pytest.mark.e2e
 
 WAIT_S = 10
 LATER = timedelta(minutes=10)
@@ -70,14 +67,16 @@ def test_not_before_holds_a_command_until_then(user: tuple[str, Client]) -> None
     assert done.started_at is not None and done.started_at >= document.not_before
 
 
-def test_a_deadline_passed_before_the_start_expires_the_command(user: tuple[str, Client]) -> None:
-    """Held back past its deadline, a command is ``expired`` and never runs (a deadline
-    before ``not_before`` is the one way to miss it while workers are idle)."""
+def test_a_deadline_before_not_before_is_refused_naming_the_header(
+    user: tuple[str, Client],
+) -> None:
+    """Such a command could never run: ``InvalidRequest`` (400) naming ``Command-Deadline``,
+    and nothing was submitted. (A deadline passing unstarted: tests/faults.)"""
     _, api = user
-    held = submitted(api.submit("wallet.deposit", {"amount": 1}, not_before=2, deadline=1))
-    done = api.wait(held.command_id, timeout=WAIT_S)
-    assert done.status is CommandStatus.EXPIRED and done.attempts == 0
-    assert done.deadline is not None and done.result is None
+    with pytest.raises(InvalidRequest) as refused:
+        api.submit("wallet.deposit", {"amount": 1}, not_before=2, deadline=1)
+    assert refused.value.status == 400 and "Command-Deadline" in str(refused.value)
+    assert not api.list().items
 
 
 def test_a_scheduled_command_is_cancelled_and_never_runs(user: tuple[str, Client]) -> None:
@@ -132,22 +131,19 @@ def test_listing_another_owners_commands_is_for_admins(
     assert accepted.command_id in [c.command_id for c in page.items]
 
 
-def test_a_command_past_its_time_to_live_is_gone(
-    user: tuple[str, Client], redis_client: redis.Redis
-) -> None:
-    """Once its state has expired, a command that existed answers ``Gone`` (410), not 404.
-
-    Its state is removed as its TTL would remove it; adjust to what the server keeps
-    to tell an expired command from one that never was.
-    """
+def test_a_command_past_its_time_to_live_is_gone(user: tuple[str, Client]) -> None:
+    """An id made longer ago than a command lives answers ``Gone`` (410) to ``get`` and
+    ``cancel``, not ``NotFound``, which a recent unknown id still gets. (The real expiry of
+    a command: tests/faults/test_command_lifecycle.py.)"""
     _, api = user
-    outcome = api.submit("wallet.deposit", {"amount": 1}, wait=WAIT_S)
-    assert isinstance(outcome, Outcome) and outcome.command_id is not None
-    redis_client.delete(keys.command(outcome.command_id), keys.command_hooks(outcome.command_id))
+    eight_days_ago = int((time.time() - 8 * 24 * 3600) * 1000)
+    old = f"{eight_days_ago:012x}" + new_command_id()[12:]
     with pytest.raises(Gone):
-        api.get(outcome.command_id)
+        api.get(old)
     with pytest.raises(Gone):
-        api.cancel(outcome.command_id)
+        api.cancel(old)
+    with pytest.raises(NotFound):
+        api.get(new_command_id())
 
 
 def test_the_async_client_schedules_lists_and_cancels(
@@ -181,7 +177,8 @@ def hookline(stack: RunningStack, token: str, *args: str) -> subprocess.Complete
 
 def test_the_cli_schedules_lists_and_cancels(stack: RunningStack, client: httpx.Client) -> None:
     """``submit --not-before``, ``list`` and ``cancel`` print what the client answers; a
-    second cancel prints the 409 problem and exits 1."""
+    second cancel answers the same; cancelling a finished command prints the 409 problem
+    and exits 1."""
     _, auth = signed_up(client)
     token = auth["Authorization"].removeprefix("Bearer ")
     data = ("--data", '{"amount": 1}')
@@ -194,7 +191,12 @@ def test_the_cli_schedules_lists_and_cancels(stack: RunningStack, client: httpx.
     cancelled = hookline(stack, token, "cancel", command_id)
     assert cancelled.returncode == 0 and json.loads(cancelled.stdout)["status"] == "cancelled"
     again = hookline(stack, token, "cancel", command_id)
-    assert again.returncode == 1 and json.loads(again.stdout)["status"] == 409
+    assert again.returncode == 0 and json.loads(again.stdout)["status"] == "cancelled"
+    finished = hookline(stack, token, "submit", "wallet.deposit", *data, "--wait")
+    assert finished.returncode == 0, finished.stderr
+    done_id = json.loads(hookline(stack, token, "list").stdout)["items"][0]["command_id"]
+    late = hookline(stack, token, "cancel", done_id)
+    assert late.returncode == 1 and json.loads(late.stdout)["status"] == 409
 
 
 def test_the_clients_doc_lifecycle_examples_run(stack: RunningStack) -> None:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from pymongo.database import Database
 
-from hookline.sse import iter_events
+from hookline.client.sse import iter_events
 from tests.e2e.helpers import poll, signed_up
 
 pytestmark = pytest.mark.e2e
