@@ -85,6 +85,9 @@ class Command(BaseModel):
     actor: Actor = Field(default_factory=Actor)
     correlation_id: str = Field(default_factory=new_id)
     submitted_at: datetime = Field(default_factory=utc_now)
+    # The line it runs in, one at a time in acceptance order (``events.serial``); set by the
+    # gateway from its route's ``serialize_by``. None: it runs whenever a worker is free.
+    serial_key: str | None = None
     # The digest of an anonymous command's claim; kept by the gateway, never on the bus.
     claim_digest: str | None = Field(None, exclude=True, repr=False)
 

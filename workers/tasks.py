@@ -58,18 +58,24 @@ class HooklineTask(Task):  # type: ignore[misc]
         kwargs = {**(self.request.kwargs or {}), "attempt": decision.next_attempt}
         return self.again(kwargs, decision.countdown_s, error)
 
-    def again(self, kwargs: dict[str, Any], countdown_s: float, error: Exception) -> Exception:
-        """Send this task again through the sender and return Celery's ``Retry``, which
-        acknowledges the message in hand. If the retry cannot be sent (the broker or Redis
-        is down), the message goes back to the broker instead of being lost."""
-        message = SentMessage.now(
+    def in_hand(
+        self, kwargs: dict[str, Any] | None = None, countdown_s: float = 0.0
+    ) -> SentMessage:
+        """The message being run, to send again (with ``kwargs`` instead of its own)."""
+        return SentMessage.now(
             self.request.id,
             self.name,
             self.queue,
             list(self.request.args or ()),
-            keywords=kwargs,
+            keywords=dict(self.request.kwargs or {}) if kwargs is None else kwargs,
             countdown_s=countdown_s,
         )
+
+    def again(self, kwargs: dict[str, Any], countdown_s: float, error: Exception) -> Exception:
+        """Send this task again through the sender and return Celery's ``Retry``, which
+        acknowledges the message in hand. If the retry cannot be sent (the broker or Redis
+        is down), the message goes back to the broker instead of being lost."""
+        message = self.in_hand(kwargs, countdown_s)
         try:
             self.runtime.services.sender.send([message])
         except Exception as e:  # whatever stopped the publish, the message must survive
@@ -109,6 +115,9 @@ def _command_task(app: Celery, name: str, queue: str) -> None:
         command = Command.model_validate(envelope)
         runtime = self.runtime
         try:
+            if not runtime.services.lines.take_turn(command, self.in_hand()):
+                log.debug("command %s parked until its turn", command.id)
+                return  # acknowledged: its message is kept with it, sent when its turn comes
             runtime.run_command(command)
         except (CommandBusy, CommandUnconfirmed) as e:
             raise self.again(dict(self.request.kwargs or {}), self.recheck_in(e), e) from e
@@ -121,8 +130,7 @@ def _command_task(app: Celery, name: str, queue: str) -> None:
             if decision.retry:
                 raise self.try_again(decision, e) from e
             return
-        if replay_of is not None:
-            runtime.services.dead_letters.resolve(replay_of)
+        _resolve(runtime, replay_of)
 
 
 def _event_task(app: Celery, name: str) -> None:
@@ -140,8 +148,13 @@ def _event_task(app: Celery, name: str) -> None:
             if decision.retry:
                 raise self.try_again(decision, e) from e
             return
-        if replay_of is not None:
-            runtime.services.dead_letters.resolve(replay_of)
+        _resolve(runtime, replay_of)
+
+
+def _resolve(runtime: Runtime, replay_of: str | None) -> None:
+    """A replay ran to an outcome: its dead letter is resolved."""
+    if replay_of is not None:
+        runtime.services.dead_letters.resolve(replay_of)
 
 
 def _hook_task(app: Celery) -> None:
