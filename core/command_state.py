@@ -42,10 +42,11 @@ CLAIM_FIELD_PREFIX = "claim:"
 # KEYS: hash, channel. ARGV: target, allowed predecessors (comma list), ttl, now (epoch s),
 # lease end (epoch s, or '' when the transition starts no run), fence (s), then field/value
 # pairs from ``first_pair``. Sets ``current``, the previous status; returns false when the
-# command is unknown. A running
-# command whose lease has not ended is being run by someone else: starting it again is
-# BUSY. Starting one the gateway has not confirmed yet is UNCONFIRMED while the fence
-# allows, and past it the command is refused for good (FENCED): its gateway answered 503.
+# command is unknown. A running command whose lease has not ended is being run by someone
+# else: starting it again is BUSY. Starting one the gateway has not confirmed yet is
+# UNCONFIRMED while the fence allows, and past it the command is refused for good (FENCED):
+# its gateway answered 503. Starting one whose serial line has another head is NOTURN: it
+# was confirmed after it asked for its turn (``core.serial``), and asks again.
 _MOVE = """
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then return false end
@@ -62,6 +63,7 @@ if not string.find(',' .. ARGV[2] .. ',', ',' .. current .. ',', 1, true) then
   return redis.error_reply('REFUSED ' .. current)
 end
 if ARGV[5] ~= '' then
+  if not holds_turn(KEYS[1]) then return redis.error_reply('NOTURN 0') end
   local lease = tonumber(redis.call('HGET', KEYS[1], 'lease_until') or '0')
   if current == 'running' and lease > tonumber(ARGV[4]) then
     return redis.error_reply('BUSY ' .. (lease - tonumber(ARGV[4])))
@@ -76,21 +78,21 @@ redis.call('PUBLISH', KEYS[2], ARGV[1])
 """
 
 # The move; returns the previous status.
-_TRANSITION = "local first_pair = 7\n" + _MOVE + "return current\n"
+_TRANSITION = serial.TURN_LUA + "local first_pair = 7\n" + _MOVE + "return current\n"
 
 # The move to a finished status (TERMINAL), and the wake of its serial line (``core.serial``)
 # in the same script, so no end goes unseen by its line. KEYS: hash, channel, the waiting
-# set. ARGV: the move's first six, then grace (s), finished statuses, pairs from 9.
-# Returns {previous status, the woken command's message or false}.
+# set. ARGV: the move's first six, then grace (s), pairs from 8. Returns {previous status,
+# the woken command's message or false}.
 _END = (
     serial.WAKE_LUA
-    + "local first_pair = 9\n"
+    + "local first_pair = 8\n"
     + _MOVE
     + f"""
 local line = redis.call('HGET', KEYS[1], '{serial.LINE_FIELD}')
 local woken = false
 if line then
-  woken = wake_line(line, KEYS[1], ARGV[8], tonumber(ARGV[4]), tonumber(ARGV[7]), KEYS[3])
+  woken = wake_line(line, KEYS[1], tonumber(ARGV[4]), tonumber(ARGV[7]), KEYS[3])
 end
 return {{current, woken}}
 """
@@ -310,9 +312,8 @@ class CommandStateStore:
             raise _refusal(command_id, target, str(e)) from e
         return CommandStatus(previous) if previous else None
 
-    def _wake_args(self) -> list[str | float]:
-        grace_s = self._lines.grace_s if self._lines is not None else 0.0
-        return [grace_s, serial.FINISHED]
+    def _wake_args(self) -> list[float]:
+        return [self._lines.grace_s if self._lines is not None else 0.0]
 
     def _end_run(self, hash_keys: list[str], args: list[str | float | int]) -> str | None:
         """The end's move; the message of the command it woke goes out through ``lines``."""
@@ -484,6 +485,11 @@ class CommandUnconfirmed(HooklineError):
         self.fence_in_s = fence_in_s
 
 
+class NotYourTurn(HooklineError):
+    """The command's serial line has another command at its head: it must take its turn
+    (and park) first; it was confirmed after it last asked (``core.serial``)."""
+
+
 class CommandRefused(HooklineError):
     """Its gateway answered 503 (or never confirmed it within the fence): it never runs."""
 
@@ -492,6 +498,8 @@ def _refusal(command_id: str, target: CommandStatus, reply: str) -> HooklineErro
     kind, _, value = reply.partition(" ")
     if kind == "BUSY":
         return CommandBusy(f"command {command_id} is running elsewhere", float(value))
+    if kind == "NOTURN":
+        return NotYourTurn(f"command {command_id} is not at the head of its serial line")
     if kind == "UNCONFIRMED":
         return CommandUnconfirmed(f"command {command_id} is not confirmed yet", float(value))
     if kind == "FENCED" or (kind == "REFUSED" and value == CommandStatus.REFUSED):

@@ -49,8 +49,8 @@ from events import TERMINAL, Command
 
 log = logging.getLogger(__name__)
 
-# The statuses after which a command holds no turn, for the scripts (a comma list).
-FINISHED = ",".join(sorted(TERMINAL))
+# The statuses after which a command holds no turn, as the scripts match them.
+_FINISHED = "," + ",".join(sorted(TERMINAL)) + ","
 # Hash fields of a parked command: its message, and when it was last woken (epoch s).
 PARKED_FIELD = "parked"
 WOKEN_FIELD = "woken_at"
@@ -71,32 +71,38 @@ local function join_line(hash, ttl)
 end
 """
 
-# ``pop_finished(line, finished)``: pop heads whose command is finished (status in the
-# comma list ``finished``) or gone; the head left, or false for an empty line.
-_POP_FINISHED_LUA = """
-local function pop_finished(line, finished)
+# ``pop_finished(line)``: pop heads whose command is finished (TERMINAL) or gone; the head
+# left, or false for an empty line. ``holds_turn(hash)``: false when the command has a line
+# whose head is another command (the start of a run checks it, see ``core.command_state``).
+TURN_LUA = f"""
+local function pop_finished(line)
   while true do
     local head = redis.call('LINDEX', line, 0)
     if not head then return false end
     local status = redis.call('HGET', head, 'status')
-    if status and not string.find(',' .. finished .. ',', ',' .. status .. ',', 1, true) then
+    if status and not string.find('{_FINISHED}', ',' .. status .. ',', 1, true) then
       return head
     end
     redis.call('LPOP', line)
   end
 end
+
+local function holds_turn(hash)
+  local line = redis.call('HGET', hash, '{LINE_FIELD}')
+  return not line or pop_finished(line) == hash
+end
 """
 
-# ``wake_line(line, ended, finished, now, grace, waiting)``: remove ``ended`` (a hash key,
-# or false) from ``line``, pop finished heads, and if the head is parked and was not woken
-# within ``grace`` seconds, mark it woken and return its message (else false). A line
-# with nothing parked in it leaves the ``waiting`` set; one still waiting moves to its back.
+# ``wake_line(line, ended, now, grace, waiting)``: remove ``ended`` (a hash key, or false)
+# from ``line``, pop finished heads, and if the head is parked and was not woken within
+# ``grace`` seconds, mark it woken and return its message (else false). A line with
+# nothing parked in it leaves the ``waiting`` set; one still waiting moves to its back.
 WAKE_LUA = (
-    _POP_FINISHED_LUA
+    TURN_LUA
     + f"""
-local function wake_line(line, ended, finished, now, grace, waiting)
+local function wake_line(line, ended, now, grace, waiting)
   if ended then redis.call('LREM', line, 1, ended) end
-  local head = pop_finished(line, finished)
+  local head = pop_finished(line)
   if not head then
     redis.call('ZREM', waiting, line)
     return false
@@ -115,10 +121,10 @@ end
 """
 )
 
-# KEYS: hash, line, waiting set. ARGV: the message in hand (JSON), finished statuses, now,
-# line ttl. 1: its turn (or not for the line to judge: ``start`` decides); 0: parked.
+# KEYS: hash, line, waiting set. ARGV: the message in hand (JSON), now, line ttl. 1: its
+# turn, or a status for ``start`` to judge (unconfirmed, finished, unknown); 0: parked.
 _TURN = (
-    _POP_FINISHED_LUA
+    TURN_LUA
     + f"""
 local status = redis.call('HGET', KEYS[1], 'status')
 local may_run = {{{", ".join(f"{s}=true" for s in _MAY_RUN)}}}
@@ -126,25 +132,25 @@ if not status or not may_run[status] then return 1 end
 if not redis.call('LPOS', KEYS[2], KEYS[1]) then
   redis.call('RPUSH', KEYS[2], KEYS[1])
 end
-redis.call('EXPIRE', KEYS[2], ARGV[4])
-if pop_finished(KEYS[2], ARGV[2]) == KEYS[1] then
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+if pop_finished(KEYS[2]) == KEYS[1] then
   redis.call('HDEL', KEYS[1], '{PARKED_FIELD}', '{WOKEN_FIELD}')
   return 1
 end
 redis.call('HSET', KEYS[1], '{PARKED_FIELD}', ARGV[1])
 redis.call('HDEL', KEYS[1], '{WOKEN_FIELD}')
-redis.call('ZADD', KEYS[3], ARGV[3], KEYS[2])
+redis.call('ZADD', KEYS[3], ARGV[2], KEYS[2])
 return 0
 """
 )
 
-# KEYS: line, waiting set. ARGV: the ended command's hash key (or ''), finished statuses,
-# now, grace. The woken head's message, or false.
+# KEYS: line, waiting set. ARGV: the ended command's hash key (or ''), now, grace. The
+# woken head's message, or false.
 _WAKE = (
     WAKE_LUA
     + """
 local ended = ARGV[1] ~= '' and ARGV[1] or false
-return wake_line(KEYS[1], ended, ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), KEYS[2])
+return wake_line(KEYS[1], ended, tonumber(ARGV[2]), tonumber(ARGV[3]), KEYS[2])
 """
 )
 
@@ -172,7 +178,7 @@ class SerialLines:
         line = keys.serial_line(command.serial_key)
         go = self._turn(
             keys=[keys.command(command.id), line, keys.SERIAL_WAITING],
-            args=[message.model_dump_json(), FINISHED, _now(), self._ttl_s],
+            args=[message.model_dump_json(), _now(), self._ttl_s],
         )
         return bool(go)
 
@@ -207,9 +213,7 @@ class SerialLines:
         return self.resume(woken)
 
     def _wake_line(self, line: str, ended: str) -> str | None:
-        raw = self._wake(
-            keys=[line, keys.SERIAL_WAITING], args=[ended, FINISHED, _now(), self.grace_s]
-        )
+        raw = self._wake(keys=[line, keys.SERIAL_WAITING], args=[ended, _now(), self.grace_s])
         return cast(str | None, raw) or None
 
 

@@ -20,7 +20,7 @@ from celery import Celery, Task
 from celery.exceptions import Reject, Retry
 
 from core.celery_app import ADMIN_QUEUE, EVENTS_QUEUE, HOOK_TASK, event_task_name
-from core.command_state import CommandBusy, CommandRefused, CommandUnconfirmed
+from core.command_state import CommandBusy, CommandRefused, CommandUnconfirmed, NotYourTurn
 from core.redelivery import SentMessage
 from events import Command, Event, EventCatalogue, InvalidTransition
 from events.platform_commands import ADMIN_COMMANDS
@@ -84,8 +84,10 @@ class HooklineTask(Task):  # type: ignore[misc]
         retry: Exception = Retry(exc=error, when=countdown_s)
         return retry
 
-    def recheck_in(self, error: CommandBusy | CommandUnconfirmed) -> float:
+    def recheck_in(self, error: CommandBusy | CommandUnconfirmed | NotYourTurn) -> float:
         """How soon a command that cannot start yet is looked at again."""
+        if isinstance(error, NotYourTurn):
+            return 0.0  # it takes its turn (and parks) on the next delivery
         if isinstance(error, CommandUnconfirmed):
             # Taken off the broker before its gateway confirmed it: very soon.
             return min(error.fence_in_s, UNCONFIRMED_RECHECK_S)
@@ -119,7 +121,7 @@ def _command_task(app: Celery, name: str, queue: str) -> None:
                 log.debug("command %s parked until its turn", command.id)
                 return  # acknowledged: its message is kept with it, sent when its turn comes
             runtime.run_command(command)
-        except (CommandBusy, CommandUnconfirmed) as e:
+        except (CommandBusy, CommandUnconfirmed, NotYourTurn) as e:
             raise self.again(dict(self.request.kwargs or {}), self.recheck_in(e), e) from e
         except CommandRefused:
             log.info("command %s was refused when submitted (503); never runs", command.id)

@@ -9,7 +9,6 @@ server, a prefork worker of 2 processes and a gateway) stalls every deposit 50 m
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -121,6 +120,11 @@ def test_one_users_deposits_never_overlap_while_another_users_proceed(
     assert any(overlaps(a, b) for a in a_runs for b in b_runs)
 
 
+def sweep_score(stack: FaultStack, line: str) -> float:
+    """When the line was last looked at (parked in, or swept)."""
+    return stack.redis.zscore(keys.SERIAL_WAITING, line) or 0.0
+
+
 def submit_all(base_url: str, auth: dict[str, str], count: int) -> list[str]:
     with httpx.Client(base_url=base_url, timeout=30) as client:
         return [deposit(client, auth, 1) for _ in range(count)]
@@ -145,8 +149,14 @@ def test_the_sweep_heals_a_line_whose_head_finished_without_waking_it(
             "the deposits to park behind the running head",
             slow_stack.log_tails,
         )
-        time.sleep(1.5)  # a sweep or more passes: a running head holds its turn
-        assert slow_stack.statuses(ids) == ["accepted"] * 3
+        looked_at = sweep_score(slow_stack, line)
+        wait_for(
+            lambda: sweep_score(slow_stack, line) > looked_at,
+            DONE_BOUND_S,
+            "a sweep to look at the line",
+            slow_stack.log_tails,
+        )
+        assert slow_stack.statuses(ids) == ["accepted"] * 3  # a running head keeps its turn
 
         slow_stack.redis.hset(head, "status", "succeeded")  # no wake-up
         slow_stack.await_all_done(ids, DONE_BOUND_S)

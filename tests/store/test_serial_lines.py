@@ -15,7 +15,7 @@ from celery import Celery
 
 from core import keys
 from core.celery_app import make_celery
-from core.command_state import CommandStateStore
+from core.command_state import CommandStateStore, NotYourTurn
 from core.redelivery import MessageLedger, SentMessage
 from core.sender import Sender
 from core.serial import PARKED_FIELD, WOKEN_FIELD, SerialLines
@@ -129,6 +129,23 @@ def test_a_failed_or_dead_head_gives_its_turn_too(line: Line) -> None:
     line.state.start(second.id, lease_s=30)
     line.state.fail(second.id, problem, CommandStatus.DEAD)
     assert line.queued() == [second.id, third.id]
+
+
+def test_a_command_confirmed_after_it_asked_for_its_turn_cannot_jump_the_line(
+    line: Line,
+) -> None:
+    """Taken off the broker before its gateway confirmed it, a command is told to go (the
+    start judges the unconfirmed); confirmed meanwhile behind another, its start is refused
+    as not its turn, and on its next delivery it parks."""
+    (first,) = line.accept(1)
+    late = Command(name=TASK, serial_key=line.key)
+    line.state.record_publishing([late])
+    assert line.turn(late)
+    assert line.state.confirm([late.id]) == [True]
+    with pytest.raises(NotYourTurn):
+        line.state.start(late.id, lease_s=30)
+    assert not line.turn(late)
+    assert line.turn(first)
 
 
 def test_a_retrying_head_keeps_its_turn(line: Line) -> None:
