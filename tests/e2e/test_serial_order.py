@@ -8,19 +8,21 @@ server, a prefork worker of 2 processes and a gateway) stalls every deposit 50 m
 
 from __future__ import annotations
 
+import itertools
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import httpx
 import pytest
 
 from core import keys
 from events import Actor, SerializeBy, serial_key
-from tests.faults.harness import FaultStack, wait_for
 from tests.e2e.helpers import signed_up
+from tests.faults.harness import FaultStack, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -112,7 +114,7 @@ def test_one_users_deposits_never_overlap_while_another_users_proceed(
 
         a_runs, b_runs = runs(client, a_auth, a_ids), runs(client, b_auth, b_ids)
         assert {r.status for r in [*a_runs, *b_runs]} == {"succeeded"}
-        for earlier, later in zip(a_runs, a_runs[1:], strict=False):
+        for earlier, later in itertools.pairwise(a_runs):
             assert earlier.finished_at < later.started_at, (earlier, later)
         assert balance(client, a_auth) == 100 + DEPOSITS * (DEPOSITS + 1) // 2
         assert balance(client, b_auth) == 100 + OTHER_DEPOSITS
@@ -122,7 +124,8 @@ def test_one_users_deposits_never_overlap_while_another_users_proceed(
 
 def sweep_score(stack: FaultStack, line: str) -> float:
     """When the line was last looked at (parked in, or swept)."""
-    return stack.redis.zscore(keys.SERIAL_WAITING, line) or 0.0
+    score = cast(float | None, stack.redis.zscore(keys.SERIAL_WAITING, line))
+    return score or 0.0
 
 
 def submit_all(base_url: str, auth: dict[str, str], count: int) -> list[str]:
@@ -161,6 +164,6 @@ def test_the_sweep_heals_a_line_whose_head_finished_without_waking_it(
         slow_stack.redis.hset(head, "status", "succeeded")  # no wake-up
         slow_stack.await_all_done(ids, DONE_BOUND_S)
         done = runs(client, auth, ids)
-        for earlier, later in zip(done, done[1:], strict=False):
+        for earlier, later in itertools.pairwise(done):
             assert earlier.finished_at < later.started_at
         assert balance(client, auth) == 103
