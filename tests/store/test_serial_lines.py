@@ -148,6 +148,17 @@ def test_a_command_confirmed_after_it_asked_for_its_turn_cannot_jump_the_line(
     assert line.turn(first)
 
 
+@pytest.mark.parametrize("end", [CommandStatus.CANCELLED, CommandStatus.EXPIRED])
+def test_a_head_cancelled_or_expired_before_it_ran_gives_its_turn(
+    line: Line, end: CommandStatus
+) -> None:
+    """Any move to a finished status wakes the line, not only the ends of a run."""
+    first, second = line.accept(2)
+    line.turn(second)
+    line.state.transition(first.id, end)
+    assert line.queued() == [second.id]
+
+
 def test_a_retrying_head_keeps_its_turn(line: Line) -> None:
     """Between its tries the head is not finished: the next command still waits."""
     first, second = line.accept(2)
