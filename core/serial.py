@@ -12,7 +12,9 @@ of command hash keys in the order they joined. The rules:
   it (``SerialLines.take_turn``): heads that are finished (or whose hash is gone) are
   popped; if the head is this command it runs, else it is *parked*: its message is kept
   in its hash, the line noted in ``keys.SERIAL_WAITING``, and the broker's message
-  acknowledged (nothing polls meanwhile).
+  acknowledged (nothing polls meanwhile). The start of a run checks the turn again in its
+  own script (``holds_turn``): a command seen unconfirmed when it asked, and confirmed
+  behind another since, is sent back to ask again (``NotYourTurn``).
 - **Wake.** When a serialized command ends (succeeded, failed, dead, cancelled, expired),
   the same script that records the end (``core.command_state``) removes it from its line
   and pops finished heads; if the new head is parked, its message is returned, marked
@@ -207,7 +209,12 @@ class SerialLines:
         """Wake the lines, least recently looked at first, whose head is parked and not
         woken lately; how many commands were woken."""
         lines = cast(list[str], self._redis.zrange(keys.SERIAL_WAITING, 0, limit - 1))
-        woken = [raw for line in lines if (raw := self._wake_line(line, "")) is not None]
+        pipe = self._redis.pipeline(transaction=False)
+        for line in lines:
+            self._wake(
+                keys=[line, keys.SERIAL_WAITING], args=["", _now(), self.grace_s], client=pipe
+            )
+        woken = [raw for raw in cast(list[str | None], pipe.execute()) if raw]
         for raw in woken:
             log.warning("serial line woken by the sweep: %s", _resent(raw).task_id)
         return self.resume(woken)

@@ -1,7 +1,10 @@
 """Celery tasks: one per command name on its module's queue, one per event name, and
 ``hookline.hook``, which tries one hook again on its own.
 
-Task bodies parse the envelope and hand it to the process's ``Runtime``. When
+Task bodies parse the envelope and hand it to the process's ``Runtime``. A
+command with a serial key first takes its turn in its line (``core.serial``):
+not yet its turn, it is parked and its message acknowledged; the message comes
+back when the commands before it have ended. When
 one fails, ``Runtime.failures`` (the retry policy of ``workers.retry``) says
 whether to try again and when; the try number travels in the message as the
 ``attempt`` keyword, so a redelivery after a crash does not use up a try.
@@ -87,7 +90,7 @@ class HooklineTask(Task):  # type: ignore[misc]
     def recheck_in(self, error: CommandBusy | CommandUnconfirmed | NotYourTurn) -> float:
         """How soon a command that cannot start yet is looked at again."""
         if isinstance(error, NotYourTurn):
-            return 0.0  # it takes its turn (and parks) on the next delivery
+            return UNCONFIRMED_RECHECK_S  # it takes its turn (and parks) next time
         if isinstance(error, CommandUnconfirmed):
             # Taken off the broker before its gateway confirmed it: very soon.
             return min(error.fence_in_s, UNCONFIRMED_RECHECK_S)
