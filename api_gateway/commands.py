@@ -73,15 +73,24 @@ def new_command(
     payload: dict[str, object],
     actor: Actor,
     sensitive: frozenset[str] = frozenset(),
+    *,
+    serial_key: str | None = None,
 ) -> Command:
     """The command for this request, its ``sensitive`` fields sealed: from here on, nothing
-    the gateway sends or stores holds them in plaintext."""
+    the gateway sends or stores holds them in plaintext. ``serial_key``: the line it runs
+    in (``events.serial``), if its route has one."""
     # The request context middleware sets the id; the header is read for apps built without it.
     correlation = logs.correlation_id.get() or request.headers.get(CORRELATION_HEADER, "")[:128]
     command = (
-        Command(name=name, payload=payload, actor=actor, correlation_id=correlation)
+        Command(
+            name=name,
+            payload=payload,
+            actor=actor,
+            serial_key=serial_key,
+            correlation_id=correlation,
+        )
         if correlation
-        else Command(name=name, payload=payload, actor=actor)
+        else Command(name=name, payload=payload, actor=actor, serial_key=serial_key)
     )
     return seal_command(services_of(request).keys, command, sensitive)
 

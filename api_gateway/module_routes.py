@@ -13,7 +13,7 @@ from api_gateway.bodies import check_json, check_query, read_json, validate
 from api_gateway.commands import new_command, services_of, submit_for, submit_waiting
 from api_gateway.rate_limits import parse_limits
 from core.read_models import SHARED_KEY, caller_key
-from events import InvalidInput, RegistrationError, sensitive_fields
+from events import InvalidInput, RegistrationError, sensitive_fields, serial_key
 from modules import BaseModule, ReadModelKind, Route, RouteMode
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -77,7 +77,8 @@ def command_endpoint(cls: type[BaseModule], route: Route, policy: Policy) -> End
         path = dict(request.path_params)
         check_json(path)
         payload = validate(route.request, _merge(body, path)) if route.request else _empty(body)
-        command = new_command(request, name, payload, caller.actor, sensitive)
+        line = serial_key(route.serial_by, caller.actor) if route.serial_by else None
+        command = new_command(request, name, payload, caller.actor, sensitive, serial_key=line)
         return await submit_for(request, command, caller)
 
     return endpoint

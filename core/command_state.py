@@ -19,8 +19,9 @@ import redis
 import redis.asyncio
 from pydantic import BaseModel, ConfigDict
 
-from core import keys
+from core import keys, serial
 from core.command_index import DEFAULT_BOUNDS, IndexBounds, queue_index_writes
+from core.serial import SerialLines
 from events import (
     Command,
     CommandCancelled,
@@ -49,13 +50,15 @@ CLAIM_FIELD_PREFIX = "claim:"
 
 # KEYS: hash, channel. ARGV: target, allowed predecessors (comma list), ttl, now (epoch s),
 # lease end (epoch s, or '' when the transition starts no run), fence (s), then field/value
-# pairs. Returns the previous status, or false when the command is unknown. A running
-# command whose lease has not ended is being run by someone else: starting it again is
-# BUSY. Starting one the gateway has not confirmed yet is UNCONFIRMED while the fence
-# allows, and past it the command is refused for good (FENCED): its gateway answered 503.
-# A scheduled command being released is UNCONFIRMED too (its release marks it accepted
-# right after publishing it); starting one whose deadline has passed is EXPIRED.
-_TRANSITION = """
+# pairs from ``first_pair``. Sets ``current``, the previous status; returns false when the
+# command is unknown. A running command whose lease has not ended is being run by someone
+# else: starting it again is BUSY. Starting one the gateway has not confirmed yet is
+# UNCONFIRMED while the fence allows, and past it the command is refused for good (FENCED):
+# its gateway answered 503. Starting one whose serial line has another head is NOTURN: it
+# was confirmed after it asked for its turn (``core.serial``), and asks again. A scheduled
+# command being released is UNCONFIRMED too (its release marks it accepted right after
+# publishing it); starting one whose deadline has passed is EXPIRED.
+_MOVE = """
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then return false end
 if current == 'publishing' and ARGV[5] ~= '' then
@@ -78,6 +81,7 @@ if not string.find(',' .. ARGV[2] .. ',', ',' .. current .. ',', 1, true) then
   return redis.error_reply('REFUSED ' .. current)
 end
 if ARGV[5] ~= '' then
+  if not holds_turn(KEYS[1]) then return redis.error_reply('NOTURN 0') end
   local lease = tonumber(redis.call('HGET', KEYS[1], 'lease_until') or '0')
   if current == 'running' and lease > tonumber(ARGV[4]) then
     return redis.error_reply('BUSY ' .. (lease - tonumber(ARGV[4])))
@@ -86,21 +90,47 @@ if ARGV[5] ~= '' then
   redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1])
-for i = 7, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = first_pair, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('PUBLISH', KEYS[2], ARGV[1])
-return current
 """
 
+# The move; returns the previous status.
+_TRANSITION = serial.TURN_LUA + "local first_pair = 7\n" + _MOVE + "return current\n"
+
+# The move to a finished status (TERMINAL), and the wake of its serial line (``core.serial``)
+# in the same script, so no end goes unseen by its line. KEYS: hash, channel, the waiting
+# set. ARGV: the move's first six, then grace (s), pairs from 8. Returns {previous status,
+# the woken command's message or false}.
+_END = (
+    serial.WAKE_LUA
+    + "local first_pair = 8\n"
+    + _MOVE
+    + f"""
+local line = redis.call('HGET', KEYS[1], '{serial.LINE_FIELD}')
+local woken = false
+if line then
+  woken = wake_line(line, KEYS[1], tonumber(ARGV[4]), tonumber(ARGV[7]), KEYS[3])
+end
+return {{current, woken}}
+"""
+)
+
 # KEYS: hash, channel. ARGV: the status to move to from 'publishing' (accepted: the broker
-# holds it; refused: the gateway answers 503). 1 if moved; 0 if a worker fenced it first.
-_SETTLE_PUBLISHING = """
+# holds it; refused: the gateway answers 503), the line ttl. 1 if moved; 0 if a worker
+# fenced it first. An accepted command joins its serial line here, so lines keep the
+# acceptance order and a refused command never joins one.
+_SETTLE_PUBLISHING = (
+    serial.JOIN_LUA
+    + """
 if redis.call('HGET', KEYS[1], 'status') ~= 'publishing' then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1])
 redis.call('HDEL', KEYS[1], 'publishing_at')
+if ARGV[1] == 'accepted' then join_line(KEYS[1], ARGV[2]) end
 redis.call('PUBLISH', KEYS[2], ARGV[1])
 return 1
 """
+)
 
 # KEYS: pending set, channel. ARGV: event id. Publishes once the last pending event settles.
 _SETTLE = """
@@ -247,6 +277,8 @@ def initial_fields(
         moment: datetime | None = getattr(command, name)
         if moment is not None:
             fields[name] = f"{moment.timestamp():.3f}"
+    if command.serial_key is not None:
+        fields[serial.LINE_FIELD] = keys.serial_line(command.serial_key)
     return fields
 
 
@@ -290,14 +322,20 @@ class CommandStateStore:
         ttl_s: int,
         secret_ttl_s: int = 300,
         fence_s: float = 60.0,
+        *,
         index: IndexBounds = DEFAULT_BOUNDS,
+        lines: SerialLines | None = None,
     ) -> None:
+        """``lines`` sends the message of a command whose turn an end gave (without it, the
+        sweep of a process that has one sends it)."""
         self._redis = client
         self._ttl_s = ttl_s
         self._secret_ttl_s = secret_ttl_s
         self._fence_s = fence_s
         self._index = index
+        self._lines = lines
         self._transition = client.register_script(_TRANSITION)
+        self._end = client.register_script(_END)
         self._settle_publishing = client.register_script(_SETTLE_PUBLISHING)
         self._settle = client.register_script(_SETTLE)
         self._reopen = client.register_script(_REOPEN)
@@ -309,22 +347,39 @@ class CommandStateStore:
         """Move to ``target``; the previous status, or None if the command is unknown.
 
         With ``lease_s`` the move starts a run: it counts an attempt and holds a lease,
-        and raises ``CommandBusy`` while another run's lease is live.
+        and raises ``CommandBusy`` while another run's lease is live. A move to a finished
+        status also gives the turn of the command's serial line, if it has one, to the next
+        command (``core.serial``): the one seam where every end reaches its line.
         """
         allowed = ",".join(sorted(predecessors(target)))
         now = time.time()
         lease_until = f"{now + lease_s:.3f}" if lease_s else ""
         pairs = [item for pair in fields.items() for item in pair]
         args = [
-            target.value, allowed, self._ttl_s, f"{now:.3f}", lease_until, self._fence_s, *pairs
+            target.value, allowed, self._ttl_s, f"{now:.3f}", lease_until, self._fence_s
         ]  # fmt: skip
+        hash_keys = [keys.command(command_id), keys.command_changes(command_id)]
         try:
-            previous = self._transition(
-                keys=[keys.command(command_id), keys.command_changes(command_id)], args=args
-            )
+            if not target.is_terminal:
+                previous = self._transition(keys=hash_keys, args=[*args, *pairs])
+            else:
+                previous = self._end_run(hash_keys, [*args, *self._wake_args(), *pairs])
         except redis.ResponseError as e:
             raise _refusal(command_id, target, str(e)) from e
         return CommandStatus(previous) if previous else None
+
+    def _wake_args(self) -> list[float]:
+        return [self._lines.grace_s if self._lines is not None else 0.0]
+
+    def _end_run(self, hash_keys: list[str], args: list[str | float | int]) -> str | None:
+        """The end's move; the message of the command it woke goes out through ``lines``."""
+        reply = self._end(keys=[*hash_keys, keys.SERIAL_WAITING], args=args)
+        if not reply:
+            return None
+        previous, woken = reply
+        if woken and self._lines is not None:
+            self._lines.resume([woken])
+        return cast(str | None, previous)
 
     def start(self, command_id: str, lease_s: float) -> CommandStatus | None:
         return self.transition(command_id, CommandStatus.RUNNING, lease_s, started_at=_now())
@@ -378,7 +433,7 @@ class CommandStateStore:
         for command_id in command_ids:
             self._settle_publishing(
                 keys=[keys.command(command_id), keys.command_changes(command_id)],
-                args=[target.value],
+                args=[target.value, self._ttl_s],
                 client=pipe,
             )
         return [bool(moved) for moved in pipe.execute()]
@@ -549,6 +604,11 @@ class CommandUnconfirmed(HooklineError):
         self.fence_in_s = fence_in_s
 
 
+class NotYourTurn(HooklineError):
+    """The command's serial line has another command at its head: it must take its turn
+    (and park) first; it was confirmed after it last asked (``core.serial``)."""
+
+
 class CommandRefused(HooklineError):
     """Its gateway answered 503 (or never confirmed it within the fence): it never runs."""
 
@@ -561,6 +621,8 @@ def _refusal(command_id: str, target: CommandStatus, reply: str) -> HooklineErro
     kind, _, value = reply.partition(" ")
     if kind == "BUSY":
         return CommandBusy(f"command {command_id} is running elsewhere", float(value))
+    if kind == "NOTURN":
+        return NotYourTurn(f"command {command_id} is not at the head of its serial line")
     if kind == "UNCONFIRMED":
         return CommandUnconfirmed(f"command {command_id} is not confirmed yet", float(value))
     if kind == "EXPIRED":

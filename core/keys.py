@@ -56,6 +56,18 @@ def command_id_from_channel(channel: str) -> str:
     return channel.split(":")[2]
 
 
+def serial_line(serial_key: str) -> str:
+    """List: the command hashes (``command(id)`` keys) of one serial key, in acceptance order;
+    the head's turn it is (``core.serial``). Its TTL, ``command_ttl_s``, is refreshed on each
+    join; finished heads are popped whenever the line is looked at."""
+    return f"{PREFIX}:serial:{serial_key}"
+
+
+# Sorted set: the lines with a parked command, scored by when each was last looked at, so
+# the sweep finds lines to heal without a SCAN (``core.serial``).
+SERIAL_WAITING = f"{PREFIX}:serial-waiting"
+
+
 def read_model(module: str, view: str, key: str) -> str:
     """String (a document view, JSON) or sorted set (a list view): a module's view for one
     key (a caller, or ``_shared``)."""

@@ -27,7 +27,7 @@ from typing import cast
 
 import redis
 
-from core import keys
+from core import keys, serial
 from core.command_state import ENVELOPE_FIELD, CommandStateStore
 from core.redelivery import command_message
 from core.sender import Sender
@@ -47,16 +47,21 @@ return 1
 """
 
 # KEYS: hash, channel, schedule. ARGV: command id, ttl. The command was published: it is
-# accepted (unless it was cancelled meanwhile) and off the schedule either way.
-_RELEASED = """
+# accepted (unless it was cancelled meanwhile) and off the schedule either way; accepted,
+# it joins its serial line, if it has one (its place is its release, not its submission).
+_RELEASED = (
+    serial.JOIN_LUA
+    + """
 redis.call('ZREM', KEYS[3], ARGV[1])
 if redis.call('HGET', KEYS[1], 'status') ~= 'scheduled' then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'accepted')
 redis.call('HDEL', KEYS[1], 'envelope')
 redis.call('EXPIRE', KEYS[1], ARGV[2])
+join_line(KEYS[1], ARGV[2])
 redis.call('PUBLISH', KEYS[2], 'accepted')
 return 1
 """
+)
 
 
 class ScheduleReleaser:

@@ -52,6 +52,7 @@ from events.hooks import (
 )
 from events.problem import PROBLEM_MEDIA_TYPE, Problem
 from events.sensitive import SENSITIVE, Credential, Sensitive, sensitive_fields
+from events.serial import SerializeBy, serial_key
 from events.status import TERMINAL, CommandStatus, check_transition, predecessors
 from events.trace import HookRun, HookRunStatus
 
@@ -100,6 +101,7 @@ __all__ = [
     "RegistrationError",
     "Sealed",
     "Sensitive",
+    "SerializeBy",
     "TooManyAttempts",
     "Transient",
     "Unauthorized",
@@ -113,5 +115,6 @@ __all__ = [
     "new_id",
     "predecessors",
     "sensitive_fields",
+    "serial_key",
     "utc_now",
 ]

@@ -115,6 +115,9 @@ class Command(BaseModel):
     # command not started by then is expired and never runs.
     not_before: datetime | None = None
     deadline: datetime | None = None
+    # The line it runs in, one at a time in acceptance order (``events.serial``); set by the
+    # gateway from its route's ``serialize_by``. None: it runs whenever a worker is free.
+    serial_key: str | None = None
     # The digest of an anonymous command's claim; kept by the gateway, never on the bus.
     claim_digest: str | None = Field(None, exclude=True, repr=False)
 

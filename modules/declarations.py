@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from events import DEFAULT_PRIORITY, RegistrationError
+from events import DEFAULT_PRIORITY, RegistrationError, SerializeBy
 from events.hooks import check_priority
 from events.permissions import (
     ADMIN_ROLE,
@@ -94,6 +94,10 @@ class Route:
     # ``ctx.checkpoint()`` between steps and stops there. Others are cancelled only
     # before they start (409 once running).
     cancellable: bool = False
+    # Run this route's commands one at a time per key, in acceptance order, across all
+    # workers: "actor" lines up every serialized command of one caller, whatever its route
+    # (``events.serial``). None: commands run in parallel.
+    serialize_by: str | None = None
 
     def __post_init__(self) -> None:
         where = f"route {self.method} {self.path}"
@@ -108,13 +112,38 @@ class Route:
         if not self.path.startswith("/"):
             raise RegistrationError(f"{where}: path must start with '/'")
         check_identifier(self.handler, f"{where}: handler")
+        self._check_mode(where)
+        self._check_sensitive(where)
+        if self.serialize_by is not None:
+            self._check_serialize_by(where)
+
+    @property
+    def serial_by(self) -> SerializeBy | None:
+        """``serialize_by`` as checked when the route was declared."""
+        return None if self.serialize_by is None else SerializeBy(self.serialize_by)
+
+    def _check_mode(self, where: str) -> None:
         if self.mode is RouteMode.QUERY and self.read_model is None:
             raise RegistrationError(f"{where}: a query route needs a read_model")
         if self.method == "GET" and self.mode is RouteMode.COMMAND:
             raise RegistrationError(f"{where}: a GET route must be a query")
         if self.cancellable and self.mode is RouteMode.QUERY:
             raise RegistrationError(f"{where}: only a command route can be cancellable")
-        self._check_sensitive(where)
+
+    def _check_serialize_by(self, where: str) -> None:
+        """A known key, on a command route whose callers are known (an anonymous route
+        would put every stranger in one line)."""
+        known = sorted(str(by) for by in SerializeBy)
+        if self.serialize_by not in known:
+            raise RegistrationError(
+                f"{where}: serialize_by {self.serialize_by!r} is not one of {known}"
+            )
+        if self.mode is not RouteMode.COMMAND:
+            raise RegistrationError(f"{where}: serialize_by applies to command routes only")
+        if not self.auth:
+            raise RegistrationError(
+                f"{where}: serialize_by {self.serialize_by!r} needs an authenticated route"
+            )
 
     def _check_sensitive(self, where: str) -> None:
         """Credentials only at the top of a command's body or result, never in a URL."""

@@ -86,7 +86,7 @@ def start_runtime(app: Celery, settings: Settings, blueprint: Blueprint) -> Runt
     heartbeat = Heartbeat(runtime)
     heartbeat.start()
     redelivery = RedeliveryLoop(
-        Redeliverer(services.ledger, services.redis, services.sender, settings),
+        Redeliverer(services.ledger, services.redis, services.sender, settings, services.lines),
         (*blueprint.queues, EVENTS_QUEUE, ADMIN_QUEUE),
         settings.redelivery_sweep_s,
     )

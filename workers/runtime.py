@@ -99,22 +99,9 @@ class Runtime:
     def run_command(self, command: Command) -> None:
         """Run ``command`` once; a redelivery of a finished command changes nothing."""
         state = self.services.state
-        try:
-            lease_s = self.services.settings.task_time_limit_s
-            if state.start(command.id, lease_s) is None:
-                log.warning("command %s is unknown or expired; dropped", command.id)
-                return
-        except InvalidTransition as e:
-            log.info(
-                "command %s already finished; redelivery ignored",
-                command.id,
-                extra={"reason": str(e)},
-            )
-            return
-        except DeadlinePassed:
-            log.info("command %s was not started before its deadline; expired", command.id)
-            with contextlib.suppress(InvalidTransition):  # cancelled meanwhile
-                state.expire(command.id)
+        if not self._begin(command):
+            # Whoever ended it may not have woken its serial line (its hash expired, say).
+            self.services.lines.wake(command)
             return
         ctx = CommandContext.for_command(
             command,
@@ -137,6 +124,27 @@ class Runtime:
             failpoint("command.after_events")
             state.succeed(command.id, result, seal_result(self.services.keys, command.id, result))
         failpoint("command.after_result")
+
+    def _begin(self, command: Command) -> bool:
+        """Start a run of ``command``; False when there is nothing to run (a redelivery)."""
+        try:
+            lease_s = self.services.settings.task_time_limit_s
+            if self.services.state.start(command.id, lease_s) is None:
+                log.warning("command %s is unknown or expired; dropped", command.id)
+                return False
+        except InvalidTransition as e:
+            log.info(
+                "command %s already finished; redelivery ignored",
+                command.id,
+                extra={"reason": str(e)},
+            )
+            return False
+        except DeadlinePassed:
+            log.info("command %s was not started before its deadline; expired", command.id)
+            with contextlib.suppress(InvalidTransition):  # cancelled meanwhile
+                self.services.state.expire(command.id)  # an end: its line moves on
+            return False
+        return True
 
     def _call_handler(self, command: Command, ctx: CommandContext) -> CommandResult:
         target = self.commands.get(command.name)

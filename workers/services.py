@@ -25,6 +25,7 @@ from core.security import (
     UserRolesRegistry,
 )
 from core.sender import Sender
+from core.serial import SerialLines
 from core.settings import Settings
 from core.stores import connect_mongo, connect_redis, mongo_database
 from workers.bus import CeleryEventBus, EventBus
@@ -47,6 +48,8 @@ class WorkerServices:
     ledger: MessageLedger
     # The one way this process publishes: events, retries, replays, resends.
     sender: Sender
+    # Turns of commands with a serial key: parked until the commands before them ended.
+    lines: SerialLines
     bus: EventBus
     celery: Celery
     secrets: SecretsChain
@@ -69,6 +72,7 @@ class WorkerServices:
         client = connect_redis(settings)
         ledger = MessageLedger(client, settings.command_ttl_s)
         sender = Sender(celery, ledger, settings.broker_publish_timeout_s)
+        lines = SerialLines(client, sender, settings.command_ttl_s, settings.redelivery_grace_s)
         return cls(
             settings=settings,
             mongo=mongo,
@@ -79,13 +83,15 @@ class WorkerServices:
                 settings.command_ttl_s,
                 settings.secret_result_ttl_s,
                 settings.publish_fence_s,
-                IndexBounds.from_settings(settings),
+                index=IndexBounds.from_settings(settings),
+                lines=lines,
             ),
             read_models=ReadModelStore(client, settings.read_model_ttl_s),
             hook_runs=HookRunLedger(db),
             dead_letters=DeadLetterStore(db),
             ledger=ledger,
             sender=sender,
+            lines=lines,
             bus=CeleryEventBus(sender),
             celery=celery,
             secrets=secrets,

@@ -1,7 +1,10 @@
 """Celery tasks: one per command name on its module's queue, one per event name, and
 ``hookline.hook``, which tries one hook again on its own.
 
-Task bodies parse the envelope and hand it to the process's ``Runtime``. When
+Task bodies parse the envelope and hand it to the process's ``Runtime``. A
+command with a serial key first takes its turn in its line (``core.serial``):
+not yet its turn, it is parked and its message acknowledged; the message comes
+back when the commands before it have ended. When
 one fails, ``Runtime.failures`` (the retry policy of ``workers.retry``) says
 whether to try again and when; the try number travels in the message as the
 ``attempt`` keyword, so a redelivery after a crash does not use up a try.
@@ -20,7 +23,7 @@ from celery import Celery, Task
 from celery.exceptions import Reject, Retry
 
 from core.celery_app import ADMIN_QUEUE, EVENTS_QUEUE, HOOK_TASK, event_task_name
-from core.command_state import CommandBusy, CommandRefused, CommandUnconfirmed
+from core.command_state import CommandBusy, CommandRefused, CommandUnconfirmed, NotYourTurn
 from core.redelivery import SentMessage
 from events import Command, Event, EventCatalogue, InvalidTransition
 from events.platform_commands import ADMIN_COMMANDS
@@ -58,18 +61,24 @@ class HooklineTask(Task):  # type: ignore[misc]
         kwargs = {**(self.request.kwargs or {}), "attempt": decision.next_attempt}
         return self.again(kwargs, decision.countdown_s, error)
 
-    def again(self, kwargs: dict[str, Any], countdown_s: float, error: Exception) -> Exception:
-        """Send this task again through the sender and return Celery's ``Retry``, which
-        acknowledges the message in hand. If the retry cannot be sent (the broker or Redis
-        is down), the message goes back to the broker instead of being lost."""
-        message = SentMessage.now(
+    def in_hand(
+        self, kwargs: dict[str, Any] | None = None, countdown_s: float = 0.0
+    ) -> SentMessage:
+        """The message being run, to send again (with ``kwargs`` instead of its own)."""
+        return SentMessage.now(
             self.request.id,
             self.name,
             self.queue,
             list(self.request.args or ()),
-            keywords=kwargs,
+            keywords=dict(self.request.kwargs or {}) if kwargs is None else kwargs,
             countdown_s=countdown_s,
         )
+
+    def again(self, kwargs: dict[str, Any], countdown_s: float, error: Exception) -> Exception:
+        """Send this task again through the sender and return Celery's ``Retry``, which
+        acknowledges the message in hand. If the retry cannot be sent (the broker or Redis
+        is down), the message goes back to the broker instead of being lost."""
+        message = self.in_hand(kwargs, countdown_s)
         try:
             self.runtime.services.sender.send([message])
         except Exception as e:  # whatever stopped the publish, the message must survive
@@ -78,8 +87,10 @@ class HooklineTask(Task):  # type: ignore[misc]
         retry: Exception = Retry(exc=error, when=countdown_s)
         return retry
 
-    def recheck_in(self, error: CommandBusy | CommandUnconfirmed) -> float:
+    def recheck_in(self, error: CommandBusy | CommandUnconfirmed | NotYourTurn) -> float:
         """How soon a command that cannot start yet is looked at again."""
+        if isinstance(error, NotYourTurn):
+            return UNCONFIRMED_RECHECK_S  # it takes its turn (and parks) next time
         if isinstance(error, CommandUnconfirmed):
             # Taken off the broker before its gateway confirmed it: very soon.
             return min(error.fence_in_s, UNCONFIRMED_RECHECK_S)
@@ -109,8 +120,11 @@ def _command_task(app: Celery, name: str, queue: str) -> None:
         command = Command.model_validate(envelope)
         runtime = self.runtime
         try:
+            if not runtime.services.lines.take_turn(command, self.in_hand()):
+                log.debug("command %s parked until its turn", command.id)
+                return  # acknowledged: its message is kept with it, sent when its turn comes
             runtime.run_command(command)
-        except (CommandBusy, CommandUnconfirmed) as e:
+        except (CommandBusy, CommandUnconfirmed, NotYourTurn) as e:
             raise self.again(dict(self.request.kwargs or {}), self.recheck_in(e), e) from e
         except CommandRefused:
             log.info("command %s was refused when submitted (503); never runs", command.id)
@@ -121,8 +135,7 @@ def _command_task(app: Celery, name: str, queue: str) -> None:
             if decision.retry:
                 raise self.try_again(decision, e) from e
             return
-        if replay_of is not None:
-            runtime.services.dead_letters.resolve(replay_of)
+        _resolve(runtime, replay_of)
 
 
 def _event_task(app: Celery, name: str) -> None:
@@ -140,8 +153,13 @@ def _event_task(app: Celery, name: str) -> None:
             if decision.retry:
                 raise self.try_again(decision, e) from e
             return
-        if replay_of is not None:
-            runtime.services.dead_letters.resolve(replay_of)
+        _resolve(runtime, replay_of)
+
+
+def _resolve(runtime: Runtime, replay_of: str | None) -> None:
+    """A replay ran to an outcome: its dead letter is resolved."""
+    if replay_of is not None:
+        runtime.services.dead_letters.resolve(replay_of)
 
 
 def _hook_task(app: Celery) -> None:

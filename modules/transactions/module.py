@@ -42,6 +42,7 @@ class TransactionsModule(BaseModule):
             permission="transactions:transfer",
             users_only=True,
             summary="Send credits to another user",
+            serialize_by="actor",
             response=TransferResult,
         ),
         Route(

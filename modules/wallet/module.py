@@ -56,6 +56,7 @@ class WalletModule(BaseModule):
             permission="wallet:deposit",
             users_only=True,
             summary="Add credits to the caller's wallet",
+            serialize_by="actor",
             response=BalanceResult,
         ),
         Route(
@@ -66,6 +67,7 @@ class WalletModule(BaseModule):
             permission="wallet:withdraw",
             users_only=True,
             summary="Take credits from the caller's wallet",
+            serialize_by="actor",
             response=BalanceResult,
         ),
     )

@@ -23,7 +23,7 @@ from api_gateway.idempotency import KeyScope, record_key
 from core.celery_app import make_celery
 from core.command_state import CommandStateStore
 from core.settings import Settings
-from events import Actor, Command
+from events import Actor, Command, SerializeBy, serial_key
 from tests.conftest import RunningStack
 from tests.e2e.helpers import bearer, claim, new_user, register, signed_up
 from tests.e2e.test_redelivery import deliver_command
@@ -62,6 +62,17 @@ def deposit(
 ) -> httpx.Response:
     headers = {**auth, "Idempotency-Key": key, **(WAIT if wait else {})}
     return client.post(path, json={"amount": amount}, headers=headers)
+
+
+def deposit_command(command_id: str, actor: Actor, amount: int) -> Command:
+    """The command a gateway accepted for a deposit, as its message carries it."""
+    return Command(
+        id=command_id,
+        name="wallet.deposit",
+        payload={"amount": amount},
+        actor=actor,
+        serial_key=serial_key(SerializeBy.ACTOR, actor),
+    )
 
 
 def replayed(response: httpx.Response) -> bool:
@@ -243,10 +254,7 @@ def test_a_running_command_answers_409_then_202_then_its_outcome(
         CommandStateStore(redis_client, COMMAND_TTL_S).start(command_id, lease_s=LEASE_S)
         # ... while the real worker gets it too, and runs it once that lease has ended.
         actor = Actor(user_id=user_id, roles=("user",))
-        deliver_command(
-            broker,
-            Command(id=command_id, name="wallet.deposit", payload={"amount": 9}, actor=actor),
-        )
+        deliver_command(broker, deposit_command(command_id, actor, 9))
         assert_in_use(deposit(gateway, auth, 9, key, wait=False), first.headers["Location"])
         short = gateway.post(
             "/wallet/deposit",
@@ -270,18 +278,27 @@ def test_a_key_whose_request_was_refused_is_free_again(
     limited: LimitedGateway,
     store: Database[Doc],
     redis_client: redis.Redis,
+    broker: Celery,
 ) -> None:
     """Refused after the key was claimed (the in-flight cap): nothing stays claimed, and the
     same request, once admitted, runs as a first request."""
     user_id, auth = signed_up(client)
     key = uuid.uuid4().hex
+    fillers = []
     with limited.via_proxy(unique_ip()) as gateway:
         for n in range(3):  # the cap: these stay in flight (nobody consumes this broker)
-            assert deposit(gateway, auth, 1 + n, uuid.uuid4().hex, wait=False).status_code == 202
+            filler = deposit(gateway, auth, 1 + n, uuid.uuid4().hex, wait=False)
+            assert filler.status_code == 202
+            fillers.append(command_id_of(filler))
         assert_refused(deposit(gateway, auth, 4, key, wait=False), 429)
     assert not redis_client.exists(record_key(KeyScope(f"user:{user_id}", "wallet.deposit"), key))
+    # Deposits are lined up per user: the fillers reach the real worker first, as the sweep
+    # of lost messages would send them, or the deposit below would wait behind them.
+    actor = Actor(user_id=user_id, roles=("user",))
+    for n, command_id in enumerate(fillers):
+        deliver_command(broker, deposit_command(command_id, actor, 1 + n))
     ran = deposit(client, auth, 4, key)
-    assert (ran.status_code, ran.json()) == (200, {"balance": 104}) and not replayed(ran)
+    assert (ran.status_code, ran.json()) == (200, {"balance": 110}) and not replayed(ran)
     assert store["wallet_ledger"].count_documents({"_id": command_id_of(ran)}) == 1
 
 
