@@ -212,3 +212,23 @@ def test_a_scheduled_command_holds_its_in_flight_slot_until_after_its_time(
     score = cast(float | None, client.zscore(keys.in_flight("user:sched"), "c1"))
     assert score is not None and score > time.time() + 3600 + 50
     assert cast(int, client.ttl(keys.in_flight("user:sched"))) > 3600
+
+
+def test_a_released_scheduled_command_joins_its_serial_line_at_its_release(
+    url: str, client: redis.Redis, state: CommandStateStore
+) -> None:
+    """Scheduled with a serial key, it is in no line while it waits; released, it joins the
+    line's tail behind what was accepted before its release."""
+    line_key = "actor:user:lined"
+    early = Command(name="wallet.deposit", not_before=utc_now() + timedelta(seconds=0.2))
+    early = early.model_copy(update={"serial_key": line_key})
+    run(_schedule(url, early))
+    line = keys.serial_line(line_key)
+    assert client.lrange(line, 0, -1) == []
+    first = accepted(state, serial_key=line_key)
+    time.sleep(0.3)
+    sent = Sent()
+    client.delete(keys.SCHEDULE_LEASE)  # an earlier test's releaser may hold it still
+    releaser = ScheduleReleaser(client, state, sent, ttl_s=TTL_S, lease_s=5, holder="c")  # type: ignore[arg-type]
+    assert releaser.tick() == 1
+    assert client.lrange(line, 0, -1) == [keys.command(first.id), keys.command(early.id)]
