@@ -7,6 +7,7 @@ stops ``celery worker`` before it consumes anything.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -26,7 +27,7 @@ from modules.introspection import declared
 from workers.heartbeat import Heartbeat
 from workers.orchestrators import DEFAULT_PACKAGES, orchestrator_for
 from workers.periodic import Periodic
-from workers.redelivery import Redeliverer, RedeliveryLoop
+from workers.redelivery import Redeliverer
 from workers.runtime import Runtime
 from workers.services import WorkerServices
 from workers.tasks import register_tasks
@@ -85,18 +86,23 @@ def start_runtime(app: Celery, settings: Settings, blueprint: Blueprint) -> Runt
     )
     heartbeat = Heartbeat(runtime)
     heartbeat.start()
-    redelivery = RedeliveryLoop(
-        Redeliverer(services.ledger, services.redis, services.sender, settings, services.lines),
-        (*blueprint.queues, EVENTS_QUEUE, ADMIN_QUEUE),
-        settings.redelivery_sweep_s,
+    redeliverer = Redeliverer(
+        services.ledger, services.redis, services.sender, settings, services.lines
     )
-    redelivery.start()
-    releaser = Periodic("hookline-schedule", settings.schedule_tick_s, _releaser(services).tick)
-    releaser.start()
+    queues = (*blueprint.queues, EVENTS_QUEUE, ADMIN_QUEUE)
+    loops = [
+        Periodic(
+            "hookline-redelivery",
+            settings.redelivery_sweep_s,
+            functools.partial(redeliverer.sweep, queues),
+        ),
+        Periodic("hookline-schedule", settings.schedule_tick_s, _releaser(services).tick),
+    ]
+    for loop in loops:
+        loop.start()
     app.hookline_runtime = runtime
-    app.hookline_releaser = releaser
     app.hookline_heartbeat = heartbeat
-    app.hookline_redelivery = redelivery
+    app.hookline_loops = loops
     log.info(
         "hookline runtime started: %s",
         ", ".join(f"{r.name}={r.state}" for r in runtime.modules.reports.values()),
@@ -107,20 +113,16 @@ def start_runtime(app: Celery, settings: Settings, blueprint: Blueprint) -> Runt
 def stop_runtime(app: Celery) -> None:
     heartbeat: Heartbeat | None = getattr(app, "hookline_heartbeat", None)
     runtime: Runtime | None = getattr(app, "hookline_runtime", None)
-    redelivery: RedeliveryLoop | None = getattr(app, "hookline_redelivery", None)
-    if redelivery is not None:
-        redelivery.stop()
-    releaser: Periodic | None = getattr(app, "hookline_releaser", None)
-    if releaser is not None:
-        releaser.stop()
+    loops: list[Periodic] = getattr(app, "hookline_loops", None) or []
+    for loop in loops:
+        loop.stop()
     if heartbeat is not None:
         heartbeat.stop()
     if runtime is not None:
         _close_within(runtime.services.close, CLOSE_TIMEOUT_S)
     app.hookline_runtime = None
     app.hookline_heartbeat = None
-    app.hookline_redelivery = None
-    app.hookline_releaser = None
+    app.hookline_loops = None
 
 
 def _releaser(services: WorkerServices) -> ScheduleReleaser:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 
 import redis
 
@@ -64,27 +63,3 @@ class Redeliverer:
                 self._ledger.resent(message)
                 sent += 1
         return sent
-
-
-class RedeliveryLoop:
-    """A daemon thread that sweeps every ``redelivery_sweep_s``."""
-
-    def __init__(self, redeliverer: Redeliverer, queues: tuple[str, ...], interval_s: float):
-        self._redeliverer = redeliverer
-        self._queues = queues
-        self._interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="hookline-redelivery", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            try:
-                self._redeliverer.sweep(self._queues)
-            except Exception:  # a failed sweep is tried again on the next tick
-                log.warning("redelivery sweep failed", exc_info=True)
