@@ -48,6 +48,8 @@ STACK_START_TIMEOUT_S = 60.0
 ADMIN_EMAIL = "root@hookline.test"
 # The longest an account waits between logins after failures, on the test stack.
 LOGIN_LOCK_MAX_S = 3
+# The admin logs in again after this long (its access token lives 15 minutes).
+ADMIN_RELOGIN_S = 600
 
 
 @dataclass(frozen=True)
@@ -209,12 +211,35 @@ def store(stack: RunningStack) -> Iterator[Database[dict[str, Any]]]:
     client.close()
 
 
+@dataclass
+class AdminLogin:
+    """The bootstrapped admin, registered once; its access token renewed before it expires
+    (15 minutes), which a whole run outlasts."""
+
+    base_url: str
+    user: dict[str, str]
+    headers: dict[str, str] | None = None
+    logged_in_at: float = 0.0
+
+    def current(self) -> dict[str, str]:
+        if self.headers is None or time.monotonic() - self.logged_in_at > ADMIN_RELOGIN_S:
+            with httpx.Client(base_url=self.base_url, timeout=40) as client:
+                self.headers = bearer(login(client, self.user))
+            self.logged_in_at = time.monotonic()
+        return self.headers
+
+
 @pytest.fixture(scope="session")
-def admin(stack: RunningStack) -> dict[str, str]:
-    """Auth headers of the admin bootstrapped through HOOKLINE_ADMIN_EMAILS."""
+def admin_login(stack: RunningStack) -> AdminLogin:
     with httpx.Client(base_url=stack.base_url, timeout=40) as client:
         user = {"email": ADMIN_EMAIL, "username": "root_admin", "password": PASSWORD}
         response = register(client, user)
         assert response.status_code == 201, response.text
         assert "admin" in response.json()["roles"]
-        return bearer(login(client, user))
+    return AdminLogin(stack.base_url, user)
+
+
+@pytest.fixture
+def admin(admin_login: AdminLogin) -> dict[str, str]:
+    """Auth headers of the admin bootstrapped through HOOKLINE_ADMIN_EMAILS."""
+    return admin_login.current()

@@ -1,7 +1,7 @@
 """A worker SIGKILLed five times under load loses nothing and doubles nothing (both brokers).
 
 The worker (main process and pool together) is killed at five points of a run
-of 1,000 deposits of 1 and restarted at once. Late acks keep every message it
+of 1,000 deposits of 1 by ten users and restarted at once. Late acks keep every message it
 held: RabbitMQ returns them when the connection drops, the Redis broker once
 the visibility timeout has passed; the command lease keeps a redelivered
 command from running twice at once; ledger entries keyed by command id keep
@@ -33,6 +33,7 @@ from tests.faults.harness import (
 pytestmark = pytest.mark.faults
 
 DEPOSITS = 1000
+USERS = 10
 # The lease (the time limit) and the Redis broker's visibility timeout bound how long a
 # kill's messages take to come back: shorter than the harness's, keeping its rule
 # (visibility timeout > time limit + longest retry wait, 8 + 2 s).
@@ -87,17 +88,21 @@ def test_1000_deposits_survive_five_sigkills_of_the_worker(
     """0 lost, 0 duplicate ledger entries, exact balance; redeliveries and recovery measured."""
     stack = fault_stack(broker_url_for(broker), **TIMINGS)
     started = time.monotonic()
-    user_id, auth = sign_up(stack.base_url)
-    deposits = Deposits(stack.base_url, auth)
-    deposits.submit(DEPOSITS)
-    ids = deposits.accepted
-    assert len(ids) == DEPOSITS, {s.status for s in deposits.results}
+    # Several users: one user's deposits run one at a time (``serialize_by``), and the kills
+    # must find commands running side by side.
+    users = [sign_up(stack.base_url) for _ in range(USERS)]
+    batches = [Deposits(stack.base_url, auth) for _, auth in users]
+    for batch in batches:
+        batch.submit(DEPOSITS // USERS)
+    ids = [command_id for batch in batches for command_id in batch.accepted]
+    assert len(ids) == DEPOSITS, {s.status for batch in batches for s in batch.results}
 
     kills = kill_during_run(stack, ids)
     stack.await_all_done(ids, timeout_s=60)
 
     assert len(kills) == KILLS
-    assert_deposits_applied_once(stack.store, user_id, ids)
+    for (user_id, _), batch in zip(users, batches, strict=True):
+        assert_deposits_applied_once(stack.store, user_id, batch.accepted)
     attempts = stack.attempts(ids)
     figures(
         broker=broker,
