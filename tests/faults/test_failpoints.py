@@ -273,11 +273,16 @@ def crashes_settled(stack: FaultStack, failpoint: str) -> Crashes:
         # At least: the redelivery sweep may also resend a message it took for lost.
         done = done and crashes.redeliveries >= crashes.expected_redeliveries
         if failpoint == "command.after_result":  # and each redelivery found it finished
-            done = done and crashes.ignored == crashes.fires
+            # At least: a woken message of a serial line may also find its command finished
+            # (the sweep wakes a head again when its first wake-up was not seen in time).
+            done = done and crashes.ignored >= crashes.fires
         return crashes if done else None
 
+    def context() -> str:
+        return f"{Crashes.read(stack, failpoint)}\n{stack.log_tails()}"
+
     found: Crashes = wait_for(
-        settled, LOG_BOUND_S, "every crash to be replaced and redelivered", stack.log_tails
+        settled, LOG_BOUND_S, "every crash to be replaced and redelivered", context
     )
     return found
 
