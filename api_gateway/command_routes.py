@@ -23,8 +23,7 @@ from api_gateway.bodies import check_query, validate
 from api_gateway.commands import command_document, readable_document, services_of
 from api_gateway.errors import BadRequest
 from api_gateway.handover import is_submitter
-from core import keys
-from core.command_state import CancelAction, CommandDocument, parse_document
+from core.command_state import CancelAction, CommandDocument
 from core.security import CANCEL_ANY_COMMAND, READ_ANY_COMMAND
 from events import Actor, CommandStatus, Conflict, Forbidden, NotFound, is_id
 from events.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -112,37 +111,20 @@ async def _page(
     request: Request, owner: str, query: CommandListQuery
 ) -> tuple[list[CommandSummary], str | None]:
     """The page's items, and the last id it read (None: nothing older is left)."""
-    client = services_of(request).redis
-    key = keys.owner_commands(owner)
-    upper = "(" + _decode(query.cursor) if query.cursor else "+"
+    state = services_of(request).state
+    before = _decode(query.cursor) if query.cursor else None
     items: list[CommandSummary] = []
-    scanned = 0
-    while scanned < MAX_SCANNED:
-        ids: list[str] = await client.zrevrangebylex(key, upper, "-", start=0, num=BATCH)
-        documents = await _documents(request, key, ids)
-        for command_id, document in zip(ids, documents, strict=True):
-            scanned += 1
+    for _ in range(MAX_SCANNED // BATCH):
+        batch = await state.owned(owner, before, BATCH)
+        for command_id, document in batch:
             if document is not None and _matches(document, query):
                 items.append(CommandSummary.of(document))
                 if len(items) == query.limit:
                     return items, command_id
-        if len(ids) < BATCH:
+        if len(batch) < BATCH:
             return items, None
-        upper = "(" + ids[-1]
-    return items, ids[-1]
-
-
-async def _documents(request: Request, key: str, ids: list[str]) -> list[CommandDocument | None]:
-    """The documents of ``ids``; those that expired are dropped from the index."""
-    client = services_of(request).redis
-    pipe = client.pipeline(transaction=False)
-    for command_id in ids:
-        pipe.hgetall(keys.command(command_id))
-    found = [parse_document(i, f, [], 0) for i, f in zip(ids, await pipe.execute(), strict=True)]
-    gone = [command_id for command_id, doc in zip(ids, found, strict=True) if doc is None]
-    if gone:
-        await client.zrem(key, *gone)
-    return found
+        before = batch[-1][0]
+    return items, before
 
 
 def _matches(document: CommandDocument, query: CommandListQuery) -> bool:

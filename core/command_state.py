@@ -548,6 +548,26 @@ class AsyncCommandStateStore:
         pipe = _queue_document_reads(self._redis.pipeline(transaction=False), command_id)
         return parse_document(command_id, *await pipe.execute())
 
+    async def owned(
+        self, principal: str, before: str | None, count: int
+    ) -> list[tuple[str, CommandDocument | None]]:
+        """The next ``count`` of ``principal``'s command ids older than ``before`` (newest
+        first, from ``core.command_index``), each with its document (without hooks), None
+        for one that expired, which leaves the index here."""
+        index = keys.owner_commands(principal)
+        upper = "(" + before if before else "+"
+        ids: list[str] = await self._redis.zrevrangebylex(index, upper, "-", start=0, num=count)
+        pipe = self._redis.pipeline(transaction=False)
+        for command_id in ids:
+            pipe.hgetall(keys.command(command_id))
+        found = [
+            parse_document(i, f, [], 0) for i, f in zip(ids, await pipe.execute(), strict=True)
+        ]
+        gone = [command_id for command_id, doc in zip(ids, found, strict=True) if doc is None]
+        if gone:
+            await self._redis.zrem(index, *gone)
+        return list(zip(ids, found, strict=True))
+
     async def peek_secret(self, command_id: str) -> Sealed | None:
         """The sealed part of the result, if it is still there (read, not taken)."""
         return _sealed(await self._redis.get(keys.command_secret(command_id)))
