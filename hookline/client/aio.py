@@ -1,4 +1,4 @@
-"""``AsyncClient``: Hookline's API over an ``httpx.AsyncClient`` (asyncio or trio, via anyio).
+"""``AsyncClient``: Hookline's API over an ``httpx.AsyncClient`` (asyncio).
 
 The same requests and answers as ``Client`` (``base.BaseClient`` builds and reads them);
 only sending, sleeping and the wait's clock differ.
