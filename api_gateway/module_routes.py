@@ -85,9 +85,10 @@ def command_endpoint(cls: type[BaseModule], route: Route, policy: Policy) -> End
 
 
 def query_endpoint(cls: type[BaseModule], route: Route, policy: Policy) -> Endpoint:
-    """Serve the caller's read model; when it is missing, a query command rebuilds it."""
+    """Serve the caller's read model; when it is missing (or the route has none), a query
+    command answers, and rebuilds the view if there is one."""
     name = cls.command_name(route.handler)
-    view = route.read_model or ""
+    view = route.read_model
     is_list = route.read_model_kind is ReadModelKind.LIST
 
     async def endpoint(request: Request) -> Response:
@@ -95,15 +96,18 @@ def query_endpoint(cls: type[BaseModule], route: Route, policy: Policy) -> Endpo
         caller = await services.gate.admit(request, policy)
         actor = caller.actor
         query = check_query(request.query_params, route.request)
-        params = validate(route.request, query) if route.request else {}
-        key = SHARED_KEY if route.shared_read_model else caller_key(actor)
-        if is_list:
-            page = await services.read_models.page(cls.name, view, key, **params)
-            found = None if page is None else page.model_dump(mode="json")
-        else:
-            found = await services.read_models.get(cls.name, view, key)
-        if found is not None:
-            return JSONResponse(found)
+        path = dict(request.path_params)
+        check_json(path)
+        params = validate(route.request, {**query, **path}) if route.request else {}
+        if view is not None:
+            key = SHARED_KEY if route.shared_read_model else caller_key(actor)
+            if is_list:
+                page = await services.read_models.page(cls.name, view, key, **params)
+                found = None if page is None else page.model_dump(mode="json")
+            else:
+                found = await services.read_models.get(cls.name, view, key)
+            if found is not None:
+                return JSONResponse(found)
         command = new_command(request, name, params, actor)
         return await submit_waiting(request, command, caller)
 

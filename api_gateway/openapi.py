@@ -253,7 +253,11 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
 
 
 def _query_parameters(route: Route) -> list[dict[str, Any]]:
-    return [] if route.request is None else query_parameters(route.request)
+    """The request model's fields, but those the path gives."""
+    if route.request is None:
+        return []
+    in_path = set(re.findall(r"{(\w+)}", route.path))
+    return [p for p in query_parameters(route.request) if p["name"] not in in_path]
 
 
 async def openapi_endpoint(request: Request) -> Response:

@@ -68,6 +68,11 @@ def serial_line(serial_key: str) -> str:
 SERIAL_WAITING = f"{PREFIX}:serial-waiting"
 
 
+def webhook_slots(endpoint_id: str) -> str:
+    """The outbound-webhook tries in flight to one endpoint (``core.webhook_gate``)."""
+    return f"{PREFIX}:webhooks:{endpoint_id}:slots"
+
+
 def read_model(module: str, view: str, key: str) -> str:
     """String (a document view, JSON) or sorted set (a list view): a module's view for one
     key (a caller, or ``_shared``)."""

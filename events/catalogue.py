@@ -38,7 +38,10 @@ class EventSpec:
     """An event a module emits: its name, the model its payload follows, and who emits it.
 
     ``version`` is the version of ``payload``; ``upcasters[k]`` turns a version-k payload
-    into a version-(k+1) one, for every k from 1 to ``version - 1``.
+    into a version-(k+1) one, for every k from 1 to ``version - 1``. ``subjects`` names the
+    payload's fields that hold the ids of the users the event is about (a wallet's owner,
+    both sides of a transfer): those users may subscribe to it (outbound webhooks); an
+    event with none is about nobody in particular, and only admins may.
     """
 
     name: str
@@ -47,6 +50,7 @@ class EventSpec:
     emitted_by: str = ""
     version: int = 1
     upcasters: Mapping[int, Upcaster] = field(default_factory=dict, compare=False)
+    subjects: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.replace("_", "").isalnum() or not self.name.islower():
@@ -55,6 +59,21 @@ class EventSpec:
             )
         check_not_sensitive(self.payload, f"event {self.name!r}")
         self._check_versions()
+        self._check_subjects()
+
+    def _check_subjects(self) -> None:
+        fields = self.payload.model_fields
+        for name in self.subjects:
+            found = fields.get(name)
+            if found is None or found.annotation not in (str, str | None):
+                raise RegistrationError(
+                    f"event {self.name!r}: subject {name!r} is not a text field of "
+                    f"{self.payload.__name__}"
+                )
+
+    def subjects_of(self, payload: Mapping[str, Any]) -> frozenset[str]:
+        """The ids of the users an event with ``payload`` is about."""
+        return frozenset(str(payload[n]) for n in self.subjects if payload.get(n))
 
     def _check_versions(self) -> None:
         where = f"event {self.name!r}"

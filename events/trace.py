@@ -28,6 +28,9 @@ class HookRun(BaseModel):
     attempts: int  # which try of this hook on this event the record is about
     duration_ms: float
     error: str | None = None
+    # What the run reached outside Hookline, when it is a delivery: an outbound webhook's
+    # ``endpoint/webhook-id`` (``modules.webhooks``). None for a hook run.
+    target: str | None = None
 
     @property
     def key(self) -> str:

@@ -15,6 +15,7 @@ from events import EventSpec, RegistrationError
 from modules.declarations import (
     Hook,
     Index,
+    Job,
     ModuleHealth,
     Permission,
     Route,
@@ -36,6 +37,8 @@ class BaseModule:
     hooks: ClassVar[tuple[Hook, ...]] = ()
     events: ClassVar[tuple[EventSpec, ...]] = ()
     secrets: ClassVar[tuple[Secret, ...]] = ()
+    # Background work the orchestrator sends itself (``Job``), each a task on a queue.
+    jobs: ClassVar[tuple[Job, ...]] = ()
     indexes: ClassVar[tuple[Index, ...]] = ()
     # The names of the Redis views this module's orchestrator publishes; its query routes
     # name one of these as their ``read_model``. Declare each as a constant in the module,
@@ -66,6 +69,11 @@ class BaseModule:
         return f"{cls.name}.{handler}"
 
     @classmethod
+    def job_name(cls, job: str) -> str:
+        """The task name of job ``job``: apart from the command names (``module.handler``)."""
+        return f"{cls.name}.job.{job}"
+
+    @classmethod
     def collection_name(cls, short: str) -> str:
         """Collections are prefixed with the owning module's name."""
         return f"{cls.name}_{short}"
@@ -87,6 +95,7 @@ def _reject_duplicates(cls: type[BaseModule]) -> None:
         "secret": [s.name for s in cls.secrets],
         "event": [e.name for e in cls.events],
         "hook": [f"{h.event}:{h.handler}" for h in cls.hooks],
+        "job": [j.name for j in cls.jobs],
     }
     for what, names in checks.items():
         repeated = [name for name, count in Counter(names).items() if count > 1]

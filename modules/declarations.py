@@ -34,6 +34,7 @@ __all__ = [
     "HealthStatus",
     "Hook",
     "Index",
+    "Job",
     "ModuleHealth",
     "Permission",
     "ReadModelKind",
@@ -58,7 +59,10 @@ def check_identifier(value: str, what: str) -> str:
 
 class RouteMode(StrEnum):
     COMMAND = "command"  # published on the bus; 202 or the outcome with Prefer: wait
-    QUERY = "query"  # served from a Redis read model, a query command fills it when missing
+    # Served from a Redis read model, which a query command fills when missing; a query with
+    # no read model is answered by its query command every time (state that changes outside
+    # commands, such as a webhook delivery's tries, is never served stale).
+    QUERY = "query"
 
 
 class ReadModelKind(StrEnum):
@@ -123,8 +127,13 @@ class Route:
         return None if self.serialize_by is None else SerializeBy(self.serialize_by)
 
     def _check_mode(self, where: str) -> None:
-        if self.mode is RouteMode.QUERY and self.read_model is None:
-            raise RegistrationError(f"{where}: a query route needs a read_model")
+        if self.read_model is not None and self.mode is not RouteMode.QUERY:
+            raise RegistrationError(f"{where}: only a query route has a read_model")
+        if self.read_model is not None and "{" in self.path:
+            raise RegistrationError(
+                f"{where}: a read model is one view per caller; a query with path "
+                "parameters has none (its query command answers each time)"
+            )
         if self.method == "GET" and self.mode is RouteMode.COMMAND:
             raise RegistrationError(f"{where}: a GET route must be a query")
         if self.cancellable and self.mode is RouteMode.QUERY:
@@ -171,6 +180,31 @@ class Hook:
         where = f"hook {self.handler} for {self.event!r}"
         check_identifier(self.handler, f"{where}: handler")
         check_priority(self.priority, where)
+
+
+@dataclass(frozen=True)
+class Job:
+    """Background work a module sends itself: ``handler`` (an orchestrator method) takes
+    the ``payload`` model, on the module's own queue (where its commands run, and which
+    every worker serving the module consumes and sweeps for lost messages).
+
+    A job carries no retry of its own: the module keeps the record of what is due and
+    sends the job again (``Orchestrator.send_jobs``), so a job that raises is logged and
+    dropped. Jobs are for work that is not a command: nobody waits on it over HTTP."""
+
+    name: str
+    handler: str
+    payload: type[BaseModel]
+
+    def __post_init__(self) -> None:
+        where = f"job {self.name!r}"
+        check_identifier(self.name, "job")
+        check_identifier(self.handler, f"{where}: handler")
+        if not (isinstance(self.payload, type) and issubclass(self.payload, BaseModel)):
+            raise RegistrationError(f"{where}: payload must be a pydantic model class")
+        check_no_nested_sensitive(self.payload, where)
+        if sensitive_fields(self.payload):
+            raise RegistrationError(f"{where}: a job's payload crosses the bus unsealed")
 
 
 @dataclass(frozen=True)

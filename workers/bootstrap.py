@@ -97,6 +97,11 @@ def start_runtime(app: Celery, settings: Settings, blueprint: Blueprint) -> Runt
             functools.partial(redeliverer.sweep, queues),
         ),
         Periodic("hookline-schedule", settings.schedule_tick_s, _releaser(services).tick),
+        *(
+            Periodic(f"hookline-{orchestrator.module.name}-{step.name}", step.interval_s, step.run)
+            for orchestrator in runtime.modules.loaded.values()
+            for step in orchestrator.periodic()
+        ),
     ]
     for loop in loops:
         loop.start()

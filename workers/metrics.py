@@ -51,6 +51,22 @@ HOOK_SECONDS = Histogram(
     ["module", "handler"],
     buckets=DURATION_BUCKETS_S,
 )
+WEBHOOK_TRIES = Counter(
+    "hookline_webhook_tries_total",
+    "Outbound webhook tries, by outcome: succeeded, failed (another try is due), dead "
+    "(the last try failed).",
+    ["outcome"],
+)
+WEBHOOK_SECONDS = Histogram(
+    "hookline_webhook_try_duration_seconds",
+    "Time one outbound webhook try took, to its answer or its failure.",
+    buckets=DURATION_BUCKETS_S,
+)
+
+
+def observe_webhook_try(outcome: str, seconds: float) -> None:
+    WEBHOOK_TRIES.labels(outcome=outcome).inc()
+    WEBHOOK_SECONDS.observe(seconds)
 
 
 class WorkerMetricsSettings(BaseSettings):

@@ -6,14 +6,16 @@ declared route handler and hook handler; everything else is done here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 from pymongo.collection import Collection
 
-from events import CommandResult, HookRegistry, RegistrationError
-from modules import BaseModule, Route
+from core.redelivery import SentMessage
+from events import CommandResult, EventCatalogue, HookRegistry, RegistrationError, new_id
+from modules import BaseModule, Job, Route
 from workers.context import CommandContext
 from workers.services import WorkerServices
 
@@ -21,6 +23,15 @@ M = TypeVar("M", bound=BaseModule)
 P = TypeVar("P", bound="Orchestrator[Any]")
 
 CommandHandler = Callable[..., CommandResult]
+
+
+@dataclass(frozen=True)
+class Step:
+    """Work an orchestrator wants done every ``interval_s`` in each worker process."""
+
+    name: str
+    interval_s: float
+    run: Callable[[], object]
 
 
 class Orchestrator(Generic[M]):
@@ -31,6 +42,8 @@ class Orchestrator(Generic[M]):
         self.services = services
         self.state = services.state
         self.read_models = services.read_models
+        # Every event the worker knows (set by the runtime before ``on_start``).
+        self.catalogue = EventCatalogue()
         self._peers: Mapping[str, Orchestrator[Any]] = {}
 
     def attach_peers(self, peers: Mapping[str, Orchestrator[Any]]) -> None:
@@ -52,6 +65,7 @@ class Orchestrator(Generic[M]):
         """Every declared route and hook handler must exist on this orchestrator."""
         wanted = [(r.handler, f"route {r.method} {r.path}") for r in module_class.routes]
         wanted += [(h.handler, f"hook for {h.event!r}") for h in module_class.hooks]
+        wanted += [(j.handler, f"job {j.name!r}") for j in module_class.jobs]
         for handler, what in wanted:
             if not callable(getattr(cls, handler, None)):
                 raise RegistrationError(
@@ -77,6 +91,33 @@ class Orchestrator(Generic[M]):
                 context=hook.context,
                 critical=hook.critical,
             )
+
+    def send_jobs(self, job: str, payloads: Sequence[BaseModel]) -> None:
+        """Send one ``job`` message per payload, in one broker trip, through the sender."""
+        declared = self.job(job)
+        messages = [
+            SentMessage.now(
+                new_id(),
+                self.module.job_name(declared.name),
+                self.module.name,
+                [declared.payload.model_validate(p).model_dump(mode="json")],
+            )
+            for p in payloads
+        ]
+        self.services.sender.send(messages)
+
+    def job(self, name: str) -> Job:
+        for job in self.module.jobs:
+            if job.name == name:
+                return job
+        raise RegistrationError(f"module {self.module.name!r} declares no job {name!r}")
+
+    def run_job(self, job: Job, payload: dict[str, Any]) -> None:
+        getattr(self, job.handler)(job.payload.model_validate(payload))
+
+    def periodic(self) -> Sequence[Step]:
+        """Work to run every so often in each worker process; override if needed."""
+        return ()
 
     def handler_for(self, route: Route) -> CommandHandler:
         handler: CommandHandler = getattr(self, route.handler)

@@ -70,6 +70,11 @@ class Runtime:
             for orch in self.modules.loaded.values()
             for route in orch.module.routes
         }
+        self.jobs = {
+            orch.module.job_name(job.name): (orch, job)
+            for orch in self.modules.loaded.values()
+            for job in orch.module.jobs
+        }
         services.dead_letters.ensure_indexes()
         self.failures = Failures(services, RetryPolicy.from_settings(services.settings))
         self.hook_runner = HookRunner(self.hooks, catalogue, services, self.failures)
@@ -87,6 +92,7 @@ class Runtime:
         module.initialize(secrets)
         packages = self.services.settings.orchestrator_packages
         orchestrator = orchestrator_for(module_class, packages)(module, self.services)
+        orchestrator.catalogue = self.catalogue
         orchestrator.ensure_indexes()
         orchestrator.attach_peers(self._started)  # its dependencies started before it
         orchestrator.on_start()
@@ -158,6 +164,16 @@ class Runtime:
     def _publish(self, command_id: str, events: list[Event]) -> None:
         self.services.state.expect_events(command_id, [e.id for e in events])
         self.services.bus.publish(events)
+
+    # -- jobs -----------------------------------------------------------------------------
+
+    def run_job(self, name: str, payload: dict[str, Any]) -> None:
+        """Run a module's job (``modules.Job``) with its payload, validated by its model."""
+        found = self.jobs.get(name)
+        if found is None:
+            raise DomainError(f"no loaded module runs job {name!r}")
+        orchestrator, job = found
+        orchestrator.run_job(job, payload)
 
     # -- events ---------------------------------------------------------------------------
 

@@ -104,6 +104,8 @@ def register_tasks(
     for cls in classes.values():
         for route in cls.routes:
             _command_task(app, cls.command_name(route.handler), queue=cls.name)
+        for job in cls.jobs:
+            _job_task(app, cls.job_name(job.name), queue=cls.name)
     for name in ADMIN_COMMANDS:
         _command_task(app, name, queue=ADMIN_QUEUE)
     for name in catalogue:
@@ -154,6 +156,18 @@ def _event_task(app: Celery, name: str) -> None:
                 raise self.try_again(decision, e) from e
             return
         _resolve(runtime, replay_of)
+
+
+def _job_task(app: Celery, name: str, queue: str) -> None:
+    @app.task(name=name, bind=True, base=HooklineTask, queue=queue)  # type: ignore[untyped-decorator]
+    def run_job(self: HooklineTask, payload: dict[str, Any]) -> None:
+        self.started()
+        try:
+            self.runtime.run_job(name, payload)
+        except Exception:  # isolation boundary: the module keeps what is due and sends again
+            log.exception(
+                "job %s (%s) failed; its module sends it again when due", name, self.request.id
+            )
 
 
 def _resolve(runtime: Runtime, replay_of: str | None) -> None:

@@ -71,7 +71,8 @@ class CommandResult(_Wire):
 
 
 class HookRun(_Wire):
-    """One run of one hook for one event the command caused, in the order they ran."""
+    """One run of one hook for one event the command caused, in the order they ran; or
+    one try of an outbound webhook delivery of such an event (``target`` names it)."""
 
     event: str
     event_id: str
@@ -82,6 +83,8 @@ class HookRun(_Wire):
     attempts: int
     duration_ms: float
     error: str | None = None
+    # ``endpoint_id/webhook-id`` of a webhook delivery's try; None for a hook run.
+    target: str | None = None
 
 
 class CommandSummary(_Wire):

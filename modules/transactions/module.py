@@ -59,7 +59,14 @@ class TransactionsModule(BaseModule):
             response=Page,
         ),
     )
-    events = (EventSpec("transfer_completed", TransferCompleted, "Credits moved between users."),)
+    events = (
+        EventSpec(
+            "transfer_completed",
+            TransferCompleted,
+            "Credits moved between users.",
+            subjects=("from_user_id", "to_user_id"),
+        ),
+    )
     indexes = (
         Index("transfers", (("from_user_id", 1), ("created_at", -1))),
         Index("transfers", (("to_user_id", 1), ("created_at", -1))),

@@ -95,9 +95,19 @@ class UserManagementModule(BaseModule):
         ),
     )
     events = (
-        EventSpec("user_created", UserCreated, "A user registered."),
-        EventSpec("user_logged_in", UserLoggedIn, "A user exchanged credentials for tokens."),
-        EventSpec("user_logged_out", UserLoggedOut, "A user ended all their sessions."),
+        EventSpec("user_created", UserCreated, "A user registered.", subjects=("user_id",)),
+        EventSpec(
+            "user_logged_in",
+            UserLoggedIn,
+            "A user exchanged credentials for tokens.",
+            subjects=("user_id",),
+        ),
+        EventSpec(
+            "user_logged_out",
+            UserLoggedOut,
+            "A user ended all their sessions.",
+            subjects=("user_id",),
+        ),
     )
     secrets = (
         Secret("access_token_ttl_s", "900", "Lifetime of an access token."),

@@ -83,8 +83,18 @@ class WalletModule(BaseModule):
         ),
     )
     events = (
-        EventSpec("wallet_credited", WalletChanged, "Credits were added to a wallet."),
-        EventSpec("wallet_debited", WalletChanged, "Credits were taken from a wallet."),
+        EventSpec(
+            "wallet_credited",
+            WalletChanged,
+            "Credits were added to a wallet.",
+            subjects=("user_id",),
+        ),
+        EventSpec(
+            "wallet_debited",
+            WalletChanged,
+            "Credits were taken from a wallet.",
+            subjects=("user_id",),
+        ),
     )
     secrets = (
         Secret("welcome_credits", "100", "Credits a new user starts with."),

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 import pytest
 from pydantic import BaseModel
 
-from events import EventSpec, RegistrationError
-from modules import BaseModule, Hook, LoadResult, ModuleState, Route, RouteMode, load_all
+from events import Credential, EventSpec, RegistrationError
+from modules import BaseModule, Hook, Job, LoadResult, ModuleState, Route, RouteMode, load_all
 from workers.bootstrap import Blueprint
 
 
@@ -16,14 +16,49 @@ class Body(BaseModel):
     x: int
 
 
+class WithPassword(BaseModel):
+    password: Credential
+
+
+class Moved(BaseModel):
+    from_id: str
+    to_id: str
+    x: int
+
+
 def test_bad_route_declarations_fail_at_import() -> None:
-    """A route with an unknown method, a relative path or a query with no read model is refused."""
+    """A route with an unknown method or a relative path is refused, as is a read model on
+    a command route or on a query with path parameters (a view is one per caller)."""
     with pytest.raises(RegistrationError, match="unknown method 'FETCH'"):
         Route("FETCH", "/x", "handler")
     with pytest.raises(RegistrationError, match="must start with '/'"):
         Route("GET", "x", "handler")
-    with pytest.raises(RegistrationError, match="needs a read_model"):
-        Route("GET", "/x", "handler", mode=RouteMode.QUERY)
+    with pytest.raises(RegistrationError, match="only a query route has a read_model"):
+        Route("POST", "/x", "handler", read_model="view")
+    with pytest.raises(RegistrationError, match="a query with path parameters has none"):
+        Route("GET", "/x/{x_id}", "handler", mode=RouteMode.QUERY, read_model="view")
+    # A query with no read model is answered by its query command each time.
+    Route("GET", "/x/{x_id}", "handler", mode=RouteMode.QUERY)
+
+
+def test_a_job_is_checked_when_declared() -> None:
+    """A job names a lower_snake_case handler and a model payload that carries no credential."""
+    with pytest.raises(RegistrationError, match="must be a pydantic model class"):
+        Job("deliver", "deliver", dict)  # type: ignore[arg-type]
+    with pytest.raises(RegistrationError, match="unsealed"):
+        Job("deliver", "deliver", WithPassword)
+    with pytest.raises(RegistrationError, match="lower_snake_case"):
+        Job("deliver", "Deliver", Body)
+
+
+def test_an_event_subject_must_be_a_text_field_of_its_payload() -> None:
+    """``subjects`` names the payload fields holding the users an event is about."""
+    with pytest.raises(RegistrationError, match="subject 'x' is not a text field"):
+        EventSpec("body_changed", Body, subjects=("x",))
+    with pytest.raises(RegistrationError, match="subject 'nope' is not a text field"):
+        EventSpec("body_changed", Body, subjects=("nope",))
+    spec = EventSpec("moved", Moved, subjects=("from_id", "to_id"))
+    assert spec.subjects_of({"from_id": "a", "to_id": "b", "x": 1}) == {"a", "b"}
 
 
 def test_duplicate_route_in_one_module_is_refused() -> None:
