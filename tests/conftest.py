@@ -64,6 +64,17 @@ class RunningStack:
         return f"http://127.0.0.1:{self.env['HOOKLINE_WORKER_METRICS_PORT']}/metrics"
 
 
+# Webhook receivers run on loopback in the tests; tries come quickly, eight over a minute
+# (a receiver down for 30 s still gets its deliveries), and an endpoint failing that long is
+# not disabled (tests/e2e/test_webhook_endpoints.py disables one on a stack of its own).
+WEBHOOK_TEST_ENV = {
+    "HOOKLINE_WEBHOOKS_ALLOWED_HOSTS": "127.0.0.1",
+    "HOOKLINE_WEBHOOKS_RETRY_SCHEDULE_S": "0,1,1,2,4,8,16,32",
+    "HOOKLINE_WEBHOOKS_TIMEOUT_S": "5",
+    "HOOKLINE_WEBHOOKS_TICK_S": "0.2",
+}
+
+
 @pytest.fixture
 def mongo_db(servers: Servers) -> Iterator[Database[dict[str, Any]]]:
     """A fresh database for one test, dropped afterwards."""
@@ -97,6 +108,7 @@ def stack_env(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> dic
         "HOOKLINE_WORKER_METRICS_PORT": str(free_port()),
         # An account closed by failed logins reopens within seconds (tests/security).
         "HOOKLINE_USER_MANAGEMENT_LOGIN_LOCK_MAX_S": str(LOGIN_LOCK_MAX_S),
+        **WEBHOOK_TEST_ENV,
     }
 
 

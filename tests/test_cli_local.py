@@ -41,13 +41,14 @@ def test_modules_prints_load_order_and_hooks_in_dispatch_order() -> None:
     assert order.index("user_management") < order.index("wallet") < order.index("transactions")
     lines = result.stdout.splitlines()
     start = lines.index("  user_created") + 1
-    section = [line for line in lines[start : start + 3] if line.startswith("    ")]
+    section = [line for line in lines[start : start + 4] if line.startswith("    ")]
     assert [line.split()[1] for line in section] == [
         "wallet.open_wallet",
         "notifications.notify",
         "audit.record",
+        "webhooks.fan_out",
     ]
-    assert [line.endswith("(critical)") for line in section] == [True, False, False]
+    assert [line.endswith("(critical)") for line in section] == [True, False, False, False]
 
 
 def test_modules_json_has_the_same_table() -> None:
@@ -58,12 +59,14 @@ def test_modules_json_has_the_same_table() -> None:
     assert [h["hook"] for h in table["hooks"]["wallet_credited"]] == [
         "notifications.notify",
         "audit.record",
+        "webhooks.fan_out",
     ]
     created = table["hooks"]["user_created"]
     assert [(h["hook"], h["critical"]) for h in created] == [
         ("wallet.open_wallet", True),
         ("notifications.notify", False),
         ("audit.record", False),
+        ("webhooks.fan_out", False),
     ]
 
 

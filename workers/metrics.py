@@ -57,16 +57,19 @@ WEBHOOK_TRIES = Counter(
     "(the last try failed).",
     ["outcome"],
 )
+# Labelled (as every metric here) so no value exists before the first try: a worker
+# clears its multiprocess directory at start, after this module is imported.
 WEBHOOK_SECONDS = Histogram(
     "hookline_webhook_try_duration_seconds",
-    "Time one outbound webhook try took, to its answer or its failure.",
+    "Time one outbound webhook try took, to its answer or its failure, by outcome.",
+    ["outcome"],
     buckets=DURATION_BUCKETS_S,
 )
 
 
 def observe_webhook_try(outcome: str, seconds: float) -> None:
     WEBHOOK_TRIES.labels(outcome=outcome).inc()
-    WEBHOOK_SECONDS.observe(seconds)
+    WEBHOOK_SECONDS.labels(outcome=outcome).observe(seconds)
 
 
 class WorkerMetricsSettings(BaseSettings):

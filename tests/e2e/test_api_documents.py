@@ -77,8 +77,17 @@ def test_events_lists_hooks_in_the_order_a_worker_runs_them(
     response = register(client, new_user())
     trace = status_of(client, response)["hooks"]
     ran = [f"{h['module']}.{h['handler']}" for h in trace if h["event"] == "user_created"]
-    assert listed == ran == ["wallet.open_wallet", "notifications.notify", "audit.record"]
-    assert [hook["critical"] for hook in channel["x-hooks"]] == [True, False, False]
+    assert (
+        listed
+        == ran
+        == [
+            "wallet.open_wallet",
+            "notifications.notify",
+            "audit.record",
+            "webhooks.fan_out",
+        ]
+    )
+    assert [hook["critical"] for hook in channel["x-hooks"]] == [True, False, False, False]
 
 
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(

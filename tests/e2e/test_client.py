@@ -57,6 +57,7 @@ def test_submit_answers_accepted_and_wait_reads_the_done_document(user: Client) 
     assert [f"{h.module}.{h.handler}" for h in document.hooks] == [
         "notifications.notify",
         "audit.record",
+        "webhooks.fan_out",
     ]
     assert user.get(accepted.command_id) == document
 

@@ -26,13 +26,14 @@ def balance(client: httpx.Client, auth: dict[str, str]) -> int:
 
 
 def test_register_opens_a_wallet_within_the_same_wait(client: httpx.Client) -> None:
-    """After register's wait the wallet holds 100, and hooks ran wallet → notifications → audit."""
+    """After register's wait the wallet holds 100, and hooks ran wallet → notifications →
+    audit → webhooks."""
     user = new_user()
     response = register(client, user)
     assert response.status_code == 201
     trace = status_of(client, response)["hooks"]
     on_created = [(h["module"], h["priority"]) for h in trace if h["event"] == "user_created"]
-    assert on_created == [("wallet", 10), ("notifications", 50), ("audit", 100)]
+    assert on_created == [("wallet", 10), ("notifications", 50), ("audit", 100), ("webhooks", 900)]
     auth = bearer(login(client, user))
     assert balance(client, auth) == 100
     inbox = client.get("/notifications", headers=auth).json()["items"]

@@ -45,7 +45,7 @@ def test_stream_follows_a_deposit_to_its_end_and_closes(client: httpx.Client) ->
     document = client.get(accepted.headers["Location"], headers=auth).json()
     check_stream(events, document)
     handlers = [f"{h['module']}.{h['handler']}" for h in document["hooks"]]
-    assert handlers == ["notifications.notify", "audit.record"]
+    assert handlers == ["notifications.notify", "audit.record", "webhooks.fan_out"]
 
 
 def test_stream_of_a_finished_command_replays_it_and_closes(client: httpx.Client) -> None:

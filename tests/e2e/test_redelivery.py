@@ -169,7 +169,12 @@ def check_effects_once(
     assert store["audit_events"].count_documents(credited) == 1
 
 
-USER_CREATED_HOOKS = ("wallet.open_wallet", "notifications.notify", "audit.record")
+USER_CREATED_HOOKS = (
+    "wallet.open_wallet",
+    "notifications.notify",
+    "audit.record",
+    "webhooks.fan_out",
+)
 
 
 def test_event_delivered_again_skips_every_hook_that_completed(

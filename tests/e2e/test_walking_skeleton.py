@@ -146,6 +146,7 @@ def test_hooks_table_is_for_admins(client: httpx.Client, admin: dict[str, str]) 
         ("wallet", 10),
         ("notifications", 50),
         ("audit", 100),
+        ("webhooks", 900),
     ]
     user = new_user()
     register(client, user)

@@ -17,6 +17,7 @@ from core.sealing import KeyRing, new_key_entry
 from tests.e2e.helpers import bearer, claim, new_user, poll
 from tests.faults.conftest import StackFactory
 from tests.faults.harness import FaultStack, sign_up, wait_for
+from tests.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.faults
 QUEUED = 8
@@ -118,3 +119,50 @@ def test_a_key_retired_too_soon_dead_letters_and_a_replay_heals(
 def _refused(client: httpx.Client, accepted: httpx.Response) -> httpx.Response | None:
     response = client.get(accepted.headers["Location"], headers=claim(accepted))
     return response if response.status_code == 503 else None
+
+
+def test_webhook_secrets_are_sealed_again_and_keep_signing_through_a_rotation(
+    fault_stack: StackFactory,
+) -> None:
+    """An endpoint's secret rests sealed with the bus seal key; each worker start seals it
+    again with the newest key, so after the rotation (OLD dropped) it still signs."""
+    stack = fault_stack(HOOKLINE_WEBHOOKS_ALLOWED_HOSTS="127.0.0.1")
+    key_file = stack.root / "secrets" / "bus_seal_key"
+    old_id = KeyRing.parse(key_file.read_text()).sealing_key.key_id
+    _, auth = sign_up(stack.base_url)
+    wait = {**auth, "Prefer": "wait=15"}
+    with httpx.Client(base_url=stack.base_url, timeout=30) as client, WebhookReceiver() as receiver:
+        endpoint = client.post(
+            "/webhooks/endpoints",
+            json={"url": receiver.url, "events": ["wallet_credited"]},
+            headers=wait,
+        ).json()
+        receiver.secrets = [endpoint["secret"]]
+        assert stored_secret_key(stack, endpoint["endpoint_id"]) == old_id
+
+        key_file.write_text(f"{new_entry()},{key_file.read_text().strip()}")
+        restart(stack)
+        new_id = KeyRing.parse(key_file.read_text()).sealing_key.key_id
+        assert stored_secret_key(stack, endpoint["endpoint_id"]) == new_id
+        key_file.write_text(key_file.read_text().split(",")[0])
+        restart(stack)
+
+        assert client.post("/wallet/deposit", json={"amount": 2}, headers=wait).status_code == 200
+        delivered = wait_for(lambda: receiver.requests, 15, "the delivery", stack.log_tails)
+        assert delivered[0].verified_by == [endpoint["secret"]]
+    assert stack.worker_log_count("not opened") == 0
+
+
+def restart(stack: FaultStack) -> None:
+    stack.stop_worker()
+    stack.start_worker()
+    stack.restart_gateway()
+    stack.await_health(lambda status: status == 200, "the restarted stack")
+
+
+def stored_secret_key(stack: FaultStack, endpoint_id: str) -> str:
+    document = stack.store["webhooks_endpoints"].find_one({"_id": endpoint_id})
+    assert document is not None
+    assert "whsec_" not in json.dumps(document, default=str)  # sealed, never plain
+    key_id: str = document["secret"]["key_id"]
+    return key_id

@@ -28,6 +28,7 @@ from pymongo.database import Database
 from tests.conftest import RunningStack
 from tests.e2e.helpers import PASSWORD, bearer, claim, new_user, register
 from tests.leaks import BusRecorder, assert_no_leaks, watched_stack
+from tests.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
 WAIT = {"Prefer": "wait=10"}
@@ -153,7 +154,34 @@ def exercise(run: Run, store: Database[dict[str, Any]]) -> None:
     used = run.http.get("/notifications", headers={"X-API-Key": key, **WAIT})
     assert used.status_code not in (401, 403), used.text  # the key authenticates
     assert run.http.get("/wallet/balance", headers=auth).json()["balance"] == 100
+    webhook_secrets(run, auth)
     dead_letter_and_replay(run, store, user, admin)
+
+
+def webhook_secrets(run: Run, auth: dict[str, str]) -> None:
+    """An endpoint's secret and its rotated successor sign a delivery (verified by the
+    receiver) and rest nowhere in the clear: not whole, not its key bytes' base64."""
+    with WebhookReceiver() as receiver:
+        endpoint = run.http.post(
+            "/webhooks/endpoints",
+            json={"url": receiver.url, "events": ["wallet_credited"]},
+            headers={**auth, **WAIT},
+        ).json()
+        rotated = run.http.post(
+            f"/webhooks/endpoints/{endpoint['endpoint_id']}/rotate-secret",
+            json={},
+            headers={**auth, **WAIT},
+        ).json()
+        receiver.secrets = [endpoint["secret"], rotated["secret"]]
+        for secret in receiver.secrets:
+            run.keep("webhook secret", secret)
+            run.keep("webhook secret key", secret.removeprefix("whsec_"))
+        deposited = run.http.post("/wallet/deposit", json={"amount": 1}, headers={**auth, **WAIT})
+        assert deposited.status_code == 200, deposited.text
+        deadline = time.monotonic() + DONE_S
+        while not receiver.requests and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert receiver.requests and receiver.requests[0].verified_by == receiver.secrets
 
 
 def dead_letter_and_replay(

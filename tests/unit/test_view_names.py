@@ -38,8 +38,8 @@ def _writes(tree: ast.AST) -> list[tuple[ast.Call, ast.expr]]:
 
 @pytest.mark.parametrize("cls", MODULES.values(), ids=list(MODULES))
 def test_every_query_route_serves_a_view_its_module_declares(cls: type[BaseModule]) -> None:
-    for route in cls.routes:
-        if route.mode is RouteMode.QUERY:
+    for route in cls.routes:  # a query with no read model is answered by its command each time
+        if route.mode is RouteMode.QUERY and route.read_model is not None:
             assert route.read_model in cls.read_models, (cls.name, route.path)
 
 
