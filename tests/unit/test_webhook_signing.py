@@ -95,7 +95,7 @@ def test_a_malformed_secret_is_refused_without_showing_it(secret: str, problem: 
 def test_signing_needs_a_secret_and_an_id_without_dots() -> None:
     with pytest.raises(ValueError, match="at least one"):
         signature(MSG_ID, 1, BODY, [])
-    with pytest.raises(ValueError, match="no '.'"):
+    with pytest.raises(ValueError, match=r"no '\.'"):
         signature("msg_a.b", 1, BODY, [new_secret()])
 
 
