@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from types import TracebackType
 from typing import Any
 
@@ -36,8 +37,15 @@ from core.webhooks.addresses import SCHEMES, AddressGuard, HostNotFound, Target
 MAX_RESPONSE_BYTES = 64 * 1024
 MAX_ERROR_CHARS = 200
 # What each kind of failure is called in Attempt.error; the first class that matches wins.
-_FAILURES: tuple[tuple[type[httpx.TransportError], str], ...] = (
+# A timeout is named alone (httpx's text for it is "timed out" again); the others add the
+# transport's words, which name no URL and no header.
+_TIMEOUTS: tuple[tuple[type[httpx.TimeoutException], str], ...] = (
+    (httpx.ConnectTimeout, "timed out connecting"),
+    (httpx.WriteTimeout, "timed out sending the request"),
+    (httpx.ReadTimeout, "timed out waiting for the answer"),
     (httpx.TimeoutException, "timed out"),
+)
+_FAILURES: tuple[tuple[type[httpx.TransportError], str], ...] = (
     (httpx.ConnectError, "connection failed"),
     (httpx.RemoteProtocolError, "the receiver broke the HTTP protocol"),
     (httpx.NetworkError, "network error"),
@@ -46,7 +54,10 @@ _FAILURES: tuple[tuple[type[httpx.TransportError], str], ...] = (
 
 @dataclass(frozen=True)
 class Attempt:
-    """What one POST came to: the status answered, or ``error`` when no answer came."""
+    """What one POST came to: the status answered, or ``error`` when no answer came.
+
+    ``duration_s`` runs from the call to its end, the host's lookup included.
+    """
 
     status_code: int | None
     duration_s: float
@@ -60,8 +71,9 @@ class Attempt:
 class WebhookPoster:
     """Posts webhooks through one ``httpx.Client`` (thread-safe); ``close()`` when done.
 
-    ``verify`` is what httpx verifies certificates with: ``True`` (the system's CAs), an
-    ``ssl.SSLContext``, or the path of a CA bundle.
+    ``verify`` is what certificates are verified with: ``True`` (the system's CAs), an
+    ``ssl.SSLContext``, or the path of a CA bundle trusted instead of the system's. Cookies
+    a receiver sets are never kept: they would be sent to other endpoints at its address.
     """
 
     def __init__(
@@ -81,6 +93,7 @@ class WebhookPoster:
             follow_redirects=False,
             limits=httpx.Limits(max_keepalive_connections=0),
             trust_env=False,  # no proxy or .netrc from the environment
+            cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),  # none kept
         )
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Attempt:
@@ -214,9 +227,12 @@ def _drain(response: httpx.Response) -> None:
 
 
 def _failure(exc: httpx.TransportError, deadline: _Deadline) -> str:
-    """Short text for a failed request: its kind and the transport's words (no URL, no body)."""
+    """Short text for a failed request: its kind, and the transport's words if not a timeout."""
     if deadline.expired:
         return "timed out: the whole request took too long"
+    timeout = next((text for cls, text in _TIMEOUTS if isinstance(exc, cls)), None)
+    if timeout is not None:
+        return timeout
     kind = next((text for cls, text in _FAILURES if isinstance(exc, cls)), "transport error")
     detail = str(exc)
     return _short(f"{kind}: {detail}" if detail else kind)

@@ -110,6 +110,7 @@ def test_a_receiver_slower_than_the_timeout_is_an_attempt_with_an_error(
     with WebhookPoster(AddressGuard([LOOPBACK]), timeout_s=0.5) as poster:
         attempt = post(poster, webhook_receiver)
     assert attempt.status_code is None and not attempt.ok
+    # httpx's read timeout or the request's deadline, whichever comes first: both 0.5 s.
     assert attempt.error is not None and attempt.error.startswith("timed out")
     assert 0.4 < attempt.duration_s < 2.0
 
@@ -142,6 +143,20 @@ def test_an_endless_response_body_is_not_read_to_its_end(poster: WebhookPoster) 
         attempt = poster.post(f"http://{LOOPBACK}:{port}/", BODY, signed([new_secret()]))
     assert attempt.ok and attempt.error is None
     assert attempt.duration_s < 1.5
+
+
+def test_cookies_a_receiver_sets_are_not_sent_to_the_next(
+    poster: WebhookPoster, webhook_receiver: WebhookReceiver
+) -> None:
+    def set_cookie(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nset-cookie: session=s3cr3t; Path=/\r\n")
+        conn.sendall(b"content-length: 0\r\n\r\n")
+
+    with raw_server(set_cookie) as port:
+        assert poster.post(f"http://{LOOPBACK}:{port}/", BODY, signed([new_secret()])).ok
+    assert post(poster, webhook_receiver).ok
+    (request,) = webhook_receiver.requests
+    assert "cookie" not in request.headers
 
 
 def test_a_refused_connection_is_an_attempt_with_an_error(
