@@ -205,6 +205,21 @@ def test_one_poster_serves_threads_at_once(
     assert len({r.webhook_id for r in webhook_receiver.requests}) == 8
 
 
+def test_the_receiver_waits_for_what_is_to_come(
+    poster: WebhookPoster, webhook_receiver: WebhookReceiver
+) -> None:
+    later = threading.Timer(0.2, post, (poster, webhook_receiver, "evt-late"))
+    later.start()
+    try:
+        (request,) = webhook_receiver.wait_for(lambda requests: len(requests) == 1, 5.0)
+    finally:
+        later.join()
+    assert request.webhook_id == message_id("evt-late", "ep-1")
+    assert webhook_receiver.for_id(message_id("evt-late", "ep-1")) == [request]
+    with pytest.raises(AssertionError, match=r"waited 0\.1s; it has 1 requests"):
+        webhook_receiver.wait_for(lambda requests: len(requests) == 2, 0.1)
+
+
 # -- the address that was checked ------------------------------------------------------------
 
 
