@@ -207,10 +207,12 @@ class WebhookReceiver:
     def _note_server_name(
         self, connection: object, server_name: str | None, context: object
     ) -> None:
-        self._server_names[connection] = server_name
+        with self._lock:
+            self._server_names[connection] = server_name
 
     def _server_name(self, connection: object) -> str | None:
-        return self._server_names.get(connection)
+        with self._lock:
+            return self._server_names.get(connection)
 
     def _answer(self, headers: dict[str, str], raw_body: bytes) -> _Answer:
         """What to answer a request, and the secrets that verified it; counts the try."""
