@@ -1,5 +1,6 @@
-"""Outbound webhooks on a private stack whose settings the test changes: an endpoint
-refused without the loopback exception, then one that fails until it is disabled (and
+"""Outbound webhooks on a private stack whose settings the test changes: endpoints on
+loopback refused without the exception (``http://127.0.0.1`` and a name that resolves to
+loopback), then one that fails until it is disabled (and
 ``webhook_endpoint_disabled`` is delivered), enabled again and recovered.
 
 The worker restarts between the two parts with other ``HOOKLINE_WEBHOOKS_*`` settings:
@@ -58,13 +59,15 @@ def test_an_endpoint_failing_too_long_is_disabled_announced_and_recovered(
         WebhookReceiver() as failing,
         WebhookReceiver() as watcher,
     ):
-        refused = client.post(
-            "/webhooks/endpoints",
-            json={"url": failing.url, "events": ["wallet_credited"]},
-            headers={**auth, **WAIT},
-        )
-        assert refused.status_code == 422, refused.text
-        assert refused.json()["field"] == "url"
+        for url in (failing.url, f"http://localhost:{failing.port}/webhooks"):
+            refused = client.post(
+                "/webhooks/endpoints",
+                json={"url": url, "events": ["wallet_credited"]},
+                headers={**auth, **WAIT},
+            )
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["field"] == "url"
+            assert "loopback" in refused.json()["detail"]
 
         restart_worker(stack, **FAILING)
         endpoint = client.post(
