@@ -60,7 +60,10 @@ class EndpointGate:
         self._rate = SlidingWindowCounterRateLimiter(storage)
 
     def enter(self, endpoint_id: str, delivery_id: str) -> bool:
-        """Take a slot and a hit of the rate for one try; False (nothing taken) if full."""
+        """Take a slot and a hit of the rate for one try; False (nothing taken) if full.
+
+        The rate is tested, then counted once the slot is taken: two tries entering at
+        the same instant may both pass with one hit left, so it may be exceeded by one."""
         if not all(self._rate.test(item, RATE_SCOPE, endpoint_id) for item in self._limits):
             return False
         now_ms = int(time.time() * 1000)

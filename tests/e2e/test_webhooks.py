@@ -140,6 +140,19 @@ def test_a_receiver_down_for_30_seconds_gets_every_delivery_once_it_is_up(
     amounts = sorted(r.body["data"]["amount"] for r in receiver.requests if r.status == 200)
     assert amounts == [1, 2, 3, 4, 5]
 
+    # The deliveries, newest first, two a page.
+    path = f"/webhooks/endpoints/{endpoint['endpoint_id']}/deliveries"
+    pages, cursor = [], None
+    while True:
+        params = {"limit": 2, **({} if cursor is None else {"before": cursor})}
+        page = client.get(path, params=params, headers=auth).json()
+        pages.append([d["delivery_id"] for d in page["items"]])
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert len({d for p in pages for d in p}) == 5
+
 
 def test_during_a_secret_rotation_both_signatures_verify(
     stack: RunningStack, client: httpx.Client, receiver: WebhookReceiver

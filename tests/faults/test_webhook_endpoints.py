@@ -118,7 +118,13 @@ def test_an_endpoint_failing_too_long_is_disabled_announced_and_recovered(
             15,
             "both failed deliveries, recovered",
         )
-        states = [
-            d["state"] for d in client.get(f"{path}/deliveries", headers=auth).json()["items"]
-        ]
-        assert states == ["succeeded", "succeeded"]
+        listed = client.get(f"{path}/deliveries", headers=auth).json()["items"]
+        assert [d["state"] for d in listed] == ["succeeded", "succeeded"]
+
+        # A delivery sent again by hand: one more try, the same webhook-id.
+        newest = listed[0]["delivery_id"]
+        before = len(failing.for_id(newest))
+        again = client.post(f"/webhooks/deliveries/{newest}/retry", headers={**auth, **WAIT})
+        assert again.status_code == 200, again.text
+        wait_for(lambda: len(failing.for_id(newest)) == before + 1, 15, "the retry by hand")
+        assert failing.for_id(newest)[-1].status == 200
