@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import RunningStack
 from tests.e2e.helpers import signed_up
+from tests.faults.harness import wait_for
 from tests.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
@@ -51,17 +52,6 @@ def deliveries(client: httpx.Client, auth: dict[str, str], endpoint_id: str) -> 
     return items
 
 
-def wait_until(check: Any, timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.1)
-
-
 def test_a_deposit_reaches_its_owners_endpoint_signed_and_no_one_elses_events_do(
     stack: RunningStack, client: httpx.Client, receiver: WebhookReceiver
 ) -> None:
@@ -75,7 +65,7 @@ def test_a_deposit_reaches_its_owners_endpoint_signed_and_no_one_elses_events_do
     deposit(client, auth_b, 7)
     command_id = deposit(client, auth_a, 5)
 
-    (got,) = wait_until(lambda: receiver.requests, 15, "A's deposit at A's endpoint")
+    (got,) = wait_for(lambda: receiver.requests, 15, "A's deposit at A's endpoint")
     assert got.verified_by == [endpoint["secret"]]
     assert got.body["type"] == "wallet_credited"
     assert got.body["data"]["user_id"] == user_a and got.body["data"]["amount"] == 5
@@ -105,11 +95,11 @@ def test_a_receiver_failing_the_first_three_tries_sees_one_webhook_id_four_times
     receiver.fail_first(3)
     deposit(client, auth)
 
-    tries = wait_until(lambda: len(receiver.requests) >= 4 and receiver.requests, 20, "four tries")
+    tries = wait_for(lambda: len(receiver.requests) >= 4 and receiver.requests, 20, "four tries")
     assert len({t.webhook_id for t in tries}) == 1
     assert [t.status for t in tries] == [500, 500, 500, 200]
     assert all(t.verified_by == [endpoint["secret"]] for t in tries)
-    (delivery,) = wait_until(
+    (delivery,) = wait_for(
         lambda: [
             d
             for d in deliveries(client, auth, endpoint["endpoint_id"])
@@ -132,7 +122,7 @@ def test_a_receiver_down_for_30_seconds_gets_every_delivery_once_it_is_up(
         deposit(client, auth, amount)
     time.sleep(30)
     receiver.up()
-    wait_until(
+    wait_for(
         lambda: len({r.webhook_id for r in receiver.requests if r.status == 200}) == 5,
         60,
         "all five deliveries after the receiver came back",
@@ -170,7 +160,7 @@ def test_during_a_secret_rotation_both_signatures_verify(
     assert new != old and new.startswith("whsec_")
     receiver.secrets = [old, new]
     deposit(client, auth)
-    (got,) = wait_until(lambda: receiver.requests, 15, "the delivery during the rotation")
+    (got,) = wait_for(lambda: receiver.requests, 15, "the delivery during the rotation")
     assert got.verified_by == [old, new]
     assert len(got.headers["webhook-signature"].split(" ")) == 2
     info = client.get(f"/webhooks/endpoints/{endpoint['endpoint_id']}", headers=auth).json()
@@ -185,7 +175,7 @@ def test_during_a_secret_rotation_both_signatures_verify(
     newest = again.json()["secret"]
     receiver.secrets = [new, newest]
     deposit(client, auth)
-    wait_until(lambda: len(receiver.requests) == 2, 15, "the delivery after the rotation")
+    wait_for(lambda: len(receiver.requests) == 2, 15, "the delivery after the rotation")
     assert receiver.requests[1].verified_by == [newest]
 
 
@@ -262,9 +252,9 @@ def test_a_slow_endpoint_does_not_delay_another(stack: RunningStack, client: htt
         started = time.monotonic()
         for _ in range(3):
             deposit(client, auth_b)
-        wait_until(lambda: len(fast.requests) == 3, 10, "B's three deliveries")
+        wait_for(lambda: len(fast.requests) == 3, 10, "B's three deliveries")
         fast_s = time.monotonic() - started
         answered_slow = len([r for r in slow.requests if r.status == 200])
         assert fast_s < 4.0, f"B's deliveries took {fast_s:.1f} s"
         assert answered_slow < 6  # A's were still being tried
-        wait_until(lambda: len(slow.requests) == 6, 30, "A's six deliveries in the end")
+        wait_for(lambda: len(slow.requests) == 6, 30, "A's six deliveries in the end")
