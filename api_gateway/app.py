@@ -20,7 +20,7 @@ from api_gateway.module_routes import build_routes
 from api_gateway.operator_tools import install_operator_tools, operator_middleware, operator_routes
 from api_gateway.problems import EXCEPTION_HANDLERS
 from api_gateway.services import GatewayServices
-from core import failpoints
+from core import failpoints, tracing
 from core.logs import configure_logging
 from core.security import RoleTable
 from core.settings import Settings
@@ -64,6 +64,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=operator_middleware(routes, ordered, metrics),
     )
     install_operator_tools(app, ordered, metrics)
+    if tracing.start(tracing.GATEWAY):
+        app.add_middleware(tracing.asgi_middleware())
     return app
 
 

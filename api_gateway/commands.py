@@ -8,6 +8,7 @@ import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import anyio
 import redis
@@ -35,7 +36,7 @@ from api_gateway.idempotency import (
 from api_gateway.prefer import requested_wait_s
 from api_gateway.problems import problem_response
 from api_gateway.services import GatewayServices
-from core import logs
+from core import logs, tracing
 from core.command_state import SETTLED, CommandDocument
 from core.sealing import seal_command
 from events import (
@@ -81,16 +82,14 @@ def new_command(
     in (``events.serial``), if its route has one."""
     # The request context middleware sets the id; the header is read for apps built without it.
     correlation = logs.correlation_id.get() or request.headers.get(CORRELATION_HEADER, "")[:128]
-    command = (
-        Command(
-            name=name,
-            payload=payload,
-            actor=actor,
-            serial_key=serial_key,
-            correlation_id=correlation,
-        )
-        if correlation
-        else Command(name=name, payload=payload, actor=actor, serial_key=serial_key)
+    fields: dict[str, Any] = {"correlation_id": correlation} if correlation else {}
+    command = Command(
+        name=name,
+        payload=payload,
+        actor=actor,
+        serial_key=serial_key,
+        traceparent=tracing.traceparent(),
+        **fields,
     )
     return seal_command(services_of(request).keys, command, sensitive)
 

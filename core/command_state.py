@@ -19,7 +19,7 @@ import redis
 import redis.asyncio
 from pydantic import BaseModel, ConfigDict
 
-from core import keys, serial
+from core import keys, serial, tracing
 from core.command_index import DEFAULT_BOUNDS, IndexBounds, queue_index_writes
 from core.serial import SerialLines
 from events import (
@@ -237,6 +237,8 @@ class CommandDocument(BaseModel):
     # at its next checkpoint.
     cancel_requested: bool = False
     claims: frozenset[str] = frozenset()
+    # The OpenTelemetry trace of its request, when tracing is on (``core.tracing``).
+    trace_id: str | None = None
 
     @property
     def is_done(self) -> bool:
@@ -271,6 +273,9 @@ def initial_fields(
         "correlation_id": command.correlation_id,
         "submitted_at": command.submitted_at.isoformat(),
     }
+    found_trace = tracing.trace_id(command.traceparent)
+    if found_trace is not None:
+        fields["trace_id"] = found_trace
     if command.claim_digest is not None:
         fields[CLAIM_FIELD_PREFIX + command.claim_digest] = "1"
     for name in TIMING_FIELDS:
@@ -305,6 +310,7 @@ def parse_document(
         not_before=_moment(fields.get("not_before")),
         deadline=_moment(fields.get("deadline")),
         cancel_requested="cancel_requested" in fields,
+        trace_id=fields.get("trace_id"),
         claims=frozenset(
             name.removeprefix(CLAIM_FIELD_PREFIX)
             for name in fields

@@ -60,6 +60,9 @@ class SentMessage(BaseModel):
     args: list[Any]
     keywords: dict[str, Any] = {}
     due: float
+    # The envelope's trace context: a resend, or a release by another process, is
+    # published in it (``core.tracing``).
+    traceparent: str | None = None
 
     @classmethod
     def now(
@@ -71,6 +74,7 @@ class SentMessage(BaseModel):
         *,
         keywords: dict[str, Any] | None = None,
         countdown_s: float = 0.0,
+        traceparent: str | None = None,
     ) -> SentMessage:
         """A message published now, due after ``countdown_s``."""
         return cls(
@@ -80,13 +84,18 @@ class SentMessage(BaseModel):
             args=arguments,
             keywords=keywords or {},
             due=time.time() + countdown_s,
+            traceparent=traceparent,
         )
 
 
 def command_message(command: Command) -> SentMessage:
     """The message that runs ``command``: its task is its name, on its module's queue."""
     return SentMessage.now(
-        command.id, command.name, command.module, [command.model_dump(mode="json")]
+        command.id,
+        command.name,
+        command.module,
+        [command.model_dump(mode="json")],
+        traceparent=command.traceparent,
     )
 
 

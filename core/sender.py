@@ -23,6 +23,7 @@ from typing import Any
 from celery import Celery
 from kombu.exceptions import BatchPublishError
 
+from core import tracing
 from core.celery_app import PUBLISH_TRIES
 from core.redelivery import MessageLedger, SentMessage
 from core.task_display import summary
@@ -73,16 +74,20 @@ class Sender:
     def _publish_group(self, producer: Any, messages: Sequence[SentMessage]) -> None:
         with producer.batch():
             for message in messages:
-                self._celery.send_task(
-                    message.task,
-                    args=message.args,
-                    kwargs=message.keywords,
-                    queue=message.queue,
-                    task_id=message.task_id,
-                    countdown=max(0.0, message.due - time.time()) or None,
-                    # Built here once, cheaply: Celery would saferepr the whole envelope.
-                    argsrepr=summary(message.args),
-                    confirm_timeout=self._timeout_s,
-                    producer=producer,
-                    retry=False,  # the whole group is retried around this
-                )
+                with tracing.within(message.traceparent):
+                    self._send_one(producer, message)
+
+    def _send_one(self, producer: Any, message: SentMessage) -> None:
+        self._celery.send_task(
+            message.task,
+            args=message.args,
+            kwargs=message.keywords,
+            queue=message.queue,
+            task_id=message.task_id,
+            countdown=max(0.0, message.due - time.time()) or None,
+            # Built here once, cheaply: Celery would saferepr the whole envelope.
+            argsrepr=summary(message.args),
+            confirm_timeout=self._timeout_s,
+            producer=producer,
+            retry=False,  # the whole group is retried around this
+        )

@@ -118,6 +118,8 @@ class Command(BaseModel):
     # The line it runs in, one at a time in acceptance order (``events.serial``); set by the
     # gateway from its route's ``serialize_by``. None: it runs whenever a worker is free.
     serial_key: str | None = None
+    # The W3C trace context of the request that made it (``core.tracing``), when tracing.
+    traceparent: str | None = None
     # The digest of an anonymous command's claim; kept by the gateway, never on the bus.
     claim_digest: str | None = Field(None, exclude=True, repr=False)
 
@@ -142,6 +144,8 @@ class Event(BaseModel):
     # The version of the payload's model when it was emitted (``events.catalogue.EventSpec``);
     # an envelope from before versions has none, and is version 1.
     version: int = Field(1, ge=1)
+    # The W3C trace context of the run that emitted it (``core.tracing``), when tracing.
+    traceparent: str | None = None
 
     @staticmethod
     def derive_id(cause_id: str, position: int) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from celery import Celery, signals
 
-from core import failpoints
+from core import failpoints, tracing
 from core.celery_app import make_celery
 from core.sealing import KeyRing
 from core.secrets import SecretsChain
@@ -56,6 +56,7 @@ def _refuse_without_seal_key(**_: Any) -> None:
 
 @signals.worker_process_init.connect  # type: ignore[untyped-decorator]
 def _start_in_child(**_: Any) -> None:
+    tracing.start(tracing.WORKER)  # after the fork, as the SDK's batch processor needs
     start_runtime(app, settings, blueprint)
 
 
@@ -65,6 +66,7 @@ def _start_in_solo_or_threads(sender: Any = None, **_: Any) -> None:
     pool = getattr(sender, "pool_cls", "prefork")
     pool_name = pool if isinstance(pool, str) else f"{pool.__module__}.{pool.__name__}"
     if "prefork" not in pool_name:
+        tracing.start(tracing.WORKER)
         start_runtime(app, settings, blueprint)
 
 
@@ -72,3 +74,4 @@ def _start_in_solo_or_threads(sender: Any = None, **_: Any) -> None:
 @signals.worker_shutdown.connect  # type: ignore[untyped-decorator]
 def _stop(**_: Any) -> None:
     stop_runtime(app)
+    tracing.stop()

@@ -55,7 +55,11 @@ class CeleryEventBus:
         """Publish ``events`` in one broker trip."""
         messages = [
             SentMessage.now(
-                event.id, event_task_name(event.name), EVENTS_QUEUE, [event.model_dump(mode="json")]
+                event.id,
+                event_task_name(event.name),
+                EVENTS_QUEUE,
+                [event.model_dump(mode="json")],
+                traceparent=event.traceparent,
             )
             for event in events
         ]
@@ -76,6 +80,7 @@ class CeleryEventBus:
             [event.model_dump(mode="json"), hook_key],
             keywords={"attempt": attempt, "replay_of": replay_of},
             countdown_s=countdown_s,
+            traceparent=event.traceparent,
         )
         self._sender.send([message])
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from core import tracing
 from events import (
     Actor,
     Command,
@@ -52,6 +53,7 @@ class Emitter:
             command_id=self.command_id,
             depth=self.depth,
             version=self.catalogue[name].version,
+            traceparent=tracing.traceparent(),
         )
         self.events.append(event)
         return event

@@ -28,6 +28,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from core import tracing
 from core.failpoints import failpoint
 from events import (
     Event,
@@ -137,7 +138,15 @@ class HookRunner:
 
     def _complete(self, attempt: HookTry, started: float) -> HookRun:
         """Run the hook and record its completion; the trace record it carries is returned."""
-        self._call(attempt)
+        event, hook = attempt.event, attempt.hook
+        attributes = {
+            "hookline.event": event.name,
+            "hookline.event_id": event.id,
+            "hookline.attempt": attempt.attempt,
+            "hookline.priority": hook.priority,
+        }
+        with tracing.span(f"hook {hook.key}", parent=event.traceparent, attributes=attributes):
+            self._call(attempt)
         run = self._run_record(attempt, started, HookRunStatus.SUCCEEDED)
         self.services.hook_runs.mark_done(attempt.event.id, attempt.hook.key, run)
         failpoint("hooks.after_mark")

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from core import tracing
 from core.command_state import DeadlinePassed
 from core.failpoints import failpoint
 from core.sealing import opened_payload, seal_result
@@ -104,6 +105,13 @@ class Runtime:
 
     def run_command(self, command: Command) -> None:
         """Run ``command`` once; a redelivery of a finished command changes nothing."""
+        attributes = {"hookline.command_id": command.id, "hookline.command": command.name}
+        with tracing.span(
+            f"command {command.name}", parent=command.traceparent, attributes=attributes
+        ):
+            self._run_command(command)
+
+    def _run_command(self, command: Command) -> None:
         state = self.services.state
         if not self._begin(command):
             # Whoever ended it may not have woken its serial line (its hash expired, say).

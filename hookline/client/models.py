@@ -111,6 +111,8 @@ class CommandDocument(CommandSummary):
     hooks_pending: int = 0
     result_redacted: bool = False
     cancel_requested: bool = False
+    # The OpenTelemetry trace of its request, when the gateway traces.
+    trace_id: str | None = None
 
     @property
     def is_done(self) -> bool:

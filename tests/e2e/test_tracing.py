@@ -1,0 +1,86 @@
+"""OpenTelemetry across the bus: one deposit is one trace, from the gateway's request to the
+worker's task and every hook, received by an OTLP/HTTP receiver the test runs (decoded with
+``opentelemetry-proto``), on a private stack whose processes have ``OTEL_*`` set."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.faults.harness import FaultStack, sign_up, wait_for
+from tests.otlp_receiver import OtlpReceiver, ReceivedSpan
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FaultStack, OtlpReceiver]]:
+    with OtlpReceiver() as receiver:
+        settings = {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+            "OTEL_BSP_SCHEDULE_DELAY": "200",  # export within a fraction of a second
+        }
+        stack = FaultStack(Path(tmp_path_factory.mktemp("traced")), None, settings)
+        try:
+            stack.start()
+            yield stack, receiver
+        finally:
+            stack.close()
+
+
+def ancestors(span: ReceivedSpan, by_id: dict[str, ReceivedSpan]) -> list[ReceivedSpan]:
+    found = []
+    while span.parent_span_id in by_id:
+        span = by_id[span.parent_span_id]
+        found.append(span)
+    return found
+
+
+def test_one_deposit_is_one_trace_from_the_gateway_through_the_worker_to_its_hooks(
+    traced: tuple[FaultStack, OtlpReceiver],
+) -> None:
+    stack, receiver = traced
+    _, auth = sign_up(stack.base_url)
+    with httpx.Client(base_url=stack.base_url, timeout=30) as client:
+        deposited = client.post(
+            "/wallet/deposit", json={"amount": 3}, headers={**auth, "Prefer": "wait=15"}
+        )
+        assert deposited.status_code == 200, deposited.text
+        command_id = deposited.headers["Location"].rsplit("/", 1)[-1]
+        trace_id = client.get(f"/commands/{command_id}", headers=auth).json()["trace_id"]
+    assert isinstance(trace_id, str) and len(trace_id) == 32
+
+    def hook_spans() -> list[ReceivedSpan]:
+        """Both hook spans, once the gateway's request span (ended last) is in too."""
+        names = {"hook notifications.notify", "hook audit.record"}
+        mine = [s for s in receiver.spans if s.trace_id == trace_id]
+        found = [s for s in mine if s.name in names]
+        gateway_root = any(s.service == "hookline-gateway" and not s.parent_span_id for s in mine)
+        return found if len(found) == 2 and gateway_root else []
+
+    hooks = wait_for(hook_spans, 20, "the deposit's trace, from its request to its hooks")
+    spans = [s for s in receiver.spans if s.trace_id == trace_id]
+    by_id = {s.span_id: s for s in spans}
+    roots = [s for s in spans if s.parent_span_id not in by_id]
+    shape = sorted((s.service, s.name, s.span_id, s.parent_span_id) for s in spans)
+    assert len(roots) == 1, shape  # one trace, one root: the gateway request
+    (root,) = roots
+    assert root.service == "hookline-gateway" and "POST" in root.name
+    worker = [
+        s for s in spans if s.service == "hookline-worker" and s.name == "command wallet.deposit"
+    ]
+    assert worker, sorted({(s.service, s.name) for s in spans})
+    for hook in hooks:
+        lineage = ancestors(hook, by_id)
+        assert hook.service == "hookline-worker"
+        assert lineage[-1] == root  # every hook span descends from the gateway's request
+        assert worker[0] in lineage  # through the worker's run of the command
+    assert any(
+        s.service == "hookline-worker" and "wallet.deposit" in s.name and s.name.startswith("run")
+        for s in spans
+    ), sorted({s.name for s in spans})
+    assert any(s.attributes.get("db.system") == "mongodb" for s in spans)
+    assert any(s.attributes.get("db.system") == "redis" for s in spans)
