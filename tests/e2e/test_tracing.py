@@ -5,6 +5,7 @@ worker's task and every hook, received by an OTLP/HTTP receiver the test runs (d
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -84,3 +85,27 @@ def test_one_deposit_is_one_trace_from_the_gateway_through_the_worker_to_its_hoo
     ), sorted({s.name for s in spans})
     assert any(s.attributes.get("db.system") == "mongodb" for s in spans)
     assert any(s.attributes.get("db.system") == "redis" for s in spans)
+
+
+def test_a_scheduled_command_released_later_stays_in_its_requests_trace(
+    traced: tuple[FaultStack, OtlpReceiver],
+) -> None:
+    """The releasing worker publishes it in its envelope's trace context."""
+    stack, receiver = traced
+    _, auth = sign_up(stack.base_url)
+    later = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+    with httpx.Client(base_url=stack.base_url, timeout=30) as client:
+        accepted = client.post(
+            "/wallet/deposit", json={"amount": 3}, headers={**auth, "Command-Not-Before": later}
+        )
+        assert accepted.status_code == 202, accepted.text
+        trace_id = client.get(accepted.headers["Location"], headers=auth).json()["trace_id"]
+
+    def ran() -> list[ReceivedSpan]:
+        mine = [s for s in receiver.spans if s.trace_id == trace_id]
+        return mine if any(s.name == "command wallet.deposit" for s in mine) else []
+
+    spans = wait_for(ran, 20, "the scheduled deposit's run in its request's trace")
+    by_id = {s.span_id: s for s in spans}
+    (run,) = [s for s in spans if s.name == "command wallet.deposit"]
+    assert ancestors(run, by_id)[-1].service == "hookline-gateway"
