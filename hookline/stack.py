@@ -12,7 +12,9 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import socket
 import sys
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -120,6 +122,21 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise StackError(f"{name} must be a port number, not {raw!r}") from None
+
+
+TASK_EVENTS_ENV = "HOOKLINE_TASK_EVENTS"
+FLOWER_START_S = 30.0
+
+
+def port_opens(port: int, within_s: float) -> bool:
+    """Whether something listens on 127.0.0.1:``port`` within ``within_s``."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.2)
+    return False
 
 
 def worker_env(env: Mapping[str, str], data_dir: Path) -> dict[str, str]:
@@ -267,10 +284,16 @@ def start_stack(config: StackConfig, group: ProcessGroup, base_env: Mapping[str,
     logins = flower_logins(secrets_chain(config, base_env))
     # Readable logs for a person at a terminal, unless JSON was asked for.
     env = {LOG_FORMAT_ENV: "text", **config.child_env(base_env)}
-    group.start("worker", worker_command(), worker_env(env, config.data_dir))
-    group.start("gateway", gateway_command(config.gateway_port), env)
+    # Flower watches from the first second: the worker sends task events from its start
+    # (not from Flower's first enable_events), and the gateway starts, and /health can
+    # answer 200, only once Flower listens.
+    worker = {TASK_EVENTS_ENV: "true", **worker_env(env, config.data_dir)}
+    group.start("worker", worker_command(), worker)
     flower = flower_command(config.flower_port, config.flower_address)
     group.start("flower", flower, flower_env(env, logins))
+    if not port_opens(config.flower_port, FLOWER_START_S):
+        log.warning("Flower is not listening after %.0f s; starting the gateway", FLOWER_START_S)
+    group.start("gateway", gateway_command(config.gateway_port), env)
     return Stack(config, redis_server, mongo_server, _local_login(config.data_dir, logins))
 
 

@@ -392,6 +392,27 @@ def _kill_leftovers(run: UpRun) -> None:
             os.killpg(pgid, signal.SIGKILL)
 
 
+def _submit_first_command(run: UpRun) -> str:
+    user = {"email": f"first-{uuid.uuid4().hex[:8]}@example.com", "username": "first_one"}
+    response = httpx.post(
+        f"http://127.0.0.1:{run.gateway_port}/public/register",
+        json={**user, "password": "correct horse battery"},
+        timeout=10,
+    )
+    assert response.status_code == 202, response.text
+    return response.headers["Location"].rsplit("/", 1)[-1]
+
+
+def _assert_flower_lists(run: UpRun, task_id: str) -> None:
+    login = (run.data_dir / "secrets" / "flower_basic_auth").read_text().strip()
+    user, _, password = login.partition(":")
+    url = f"http://127.0.0.1:{run.flower_port}/api/tasks"
+    deadline = time.monotonic() + 30
+    while task_id not in httpx.get(url, auth=(user, password), timeout=5).json():
+        assert time.monotonic() < deadline, f"Flower never listed {task_id}:\n{run.output()}"
+        time.sleep(0.5)
+
+
 def _assert_flower_needs_the_printed_login(run: UpRun) -> None:
     """The banner shows the generated local login once; Flower refuses anyone without it."""
     banner = re.search(r"Flower .* \(user (\S+), password (\S+): this local dev", run.output())
@@ -436,12 +457,15 @@ def test_up_starts_its_own_servers_and_leaves_nothing_after_ctrl_c(
 def test_up_reuses_servers_that_already_answer(
     run_up: Callable[[str, str], UpRun], servers: Servers
 ) -> None:
-    """With REDIS_URL and MONGO_URL answering, up uses them, starts no server, leaves them up."""
+    """With REDIS_URL and MONGO_URL answering, up uses them, starts no server, leaves them up;
+    the first command after /health turned 200 is in Flower's task list."""
     run = run_up(servers.redis_url, servers.mongo_url)
     run.wait_healthy()
+    first = _submit_first_command(run)  # right after /health turned 200
     children = run.child_pids()
     assert len(children) == 3, run.output()  # worker, gateway, flower
     _assert_flower_needs_the_printed_login(run)
+    _assert_flower_lists(run, first)
     assert f"127.0.0.1:{run.gateway_port}/metrics with an admin's bearer" in run.output()
 
     assert run.interrupt() == 0, run.output()

@@ -75,3 +75,10 @@ def test_the_gateway_names_no_server_and_keeps_open_metrics_off_the_host() -> No
     port = gateway["environment"]["HOOKLINE_METRICS_PORT"]
     assert gateway["expose"] == [port]
     assert not any(mapping.endswith(f":{port}") for mapping in gateway["ports"])
+
+
+def test_flower_sees_the_first_command() -> None:
+    """Workers send task events from their start, and the gateway (which accepts commands)
+    starts only once Flower is healthy, as under ``hookline up``."""
+    assert services()["worker"]["environment"]["HOOKLINE_TASK_EVENTS"] == "true"
+    assert services()["gateway"]["depends_on"]["flower"] == {"condition": "service_healthy"}
