@@ -220,12 +220,15 @@ async def _accept(services: GatewayServices, command: Command) -> CommandStatus:
     the schedule when it may not start yet."""
     if command.not_before is None:
         await services.publisher.publish(command)
-        return CommandStatus.ACCEPTED
-    try:
-        await services.state.record_scheduled(command)
-    except redis.RedisError as e:
-        raise ServiceUnavailable("the state store is unavailable; try again shortly") from e
-    return CommandStatus.SCHEDULED
+        status = CommandStatus.ACCEPTED
+    else:
+        try:
+            await services.state.record_scheduled(command)
+        except redis.RedisError as e:
+            raise ServiceUnavailable("the state store is unavailable; try again shortly") from e
+        status = CommandStatus.SCHEDULED
+    services.history.accepted(command, status)  # the gateway's one seam for an acceptance
+    return status
 
 
 async def follow(request: Request, earlier: EarlierClaim, actor: Actor, wait_s: int) -> Response:
