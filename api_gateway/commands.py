@@ -203,7 +203,7 @@ async def submit(
         headers.update(claim.headers)
     async with services.watcher.watch(command.id, MAY_BE_DONE) as changed:
         try:
-            status = await _accept(services, command)
+            status = await accept(services, command)
         except asyncio.CancelledError:
             held.keep()
             raise
@@ -215,7 +215,7 @@ async def submit(
     return accepted_response(command.id, headers, status)
 
 
-async def _accept(services: GatewayServices, command: Command) -> CommandStatus:
+async def accept(services: GatewayServices, command: Command) -> CommandStatus:
     """Put ``command`` where it runs from: the broker (recorded, published, confirmed), or
     the schedule when it may not start yet."""
     if command.not_before is None:

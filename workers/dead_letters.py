@@ -98,6 +98,15 @@ class DeadLetterStore:
             raise Conflict(f"dead letter {letter_id!r} is {letter.status}; nothing to replay")
         return from_document(DeadLetter, document)
 
+    def purge(self, letter_id: str) -> DeadLetter:
+        """Delete a letter for good, unless a replay of it is under way (Conflict)."""
+        letter = self.get(letter_id)  # NotFound when there is none
+        if letter.status is DeadLetterStatus.REPLAYING:
+            raise Conflict(f"dead letter {letter_id!r} is being replayed; purge it once it ends")
+        self._letters.delete_one({"_id": letter_id, "status": {"$ne": "replaying"}})
+        log.info("purged dead letter %s", letter_id, extra={"dead_letter": letter_id})
+        return letter
+
     def resolve(self, letter_id: str, when: datetime | None = None) -> None:
         """A replay ran to an outcome."""
         self._letters.update_one(
