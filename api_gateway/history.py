@@ -25,7 +25,7 @@ from core.history import (
 )
 from core.settings import Settings
 from core.stores import MongoDocument, connect_mongo, mongo_database
-from events import Command, CommandStatus
+from events import Command, CommandStatus, utc_now
 
 
 class GatewayHistory:
@@ -46,7 +46,7 @@ class GatewayHistory:
 
     def accepted(self, command: Command, status: CommandStatus) -> None:
         """``command`` is on the broker (accepted) or in the schedule (scheduled)."""
-        self._writes.submit(self._recorder.accepted, command, status)
+        self._writes.submit(self._recorder.accepted, command, status, utc_now())
 
     def cancelled(self, command_id: str) -> None:
         """``command_id`` was cancelled before it started: it never runs."""

@@ -464,7 +464,7 @@ class CommandStateStore:
         except redis.ResponseError as e:
             raise _refusal(command.id, target, str(e)) from e
         if self._history is not None:
-            self._history.accepted(command, target)
+            self._history.accepted(command, target, replay=True)
         return CommandStatus(previous) if previous else None
 
     def expect_events(self, command_id: str, event_ids: list[str]) -> None:

@@ -123,14 +123,34 @@ class HistoryStore:
         for field in ("name", "status", "owner"):
             self._docs.create_index([(field, 1), ("created_at", DESCENDING)])
 
-    def record_accepted(self, command: Command, status: CommandStatus) -> None:
-        """The gateway's write: who submitted what, and when."""
+    def record_accepted(
+        self,
+        command: Command,
+        status: CommandStatus,
+        at: datetime | None = None,
+        *,
+        replay: bool = False,
+    ) -> None:
+        """Who submitted what, and when: the gateway's write at acceptance (``at``: when it
+        happened; the write may land after a worker's), or a replay's reopening."""
         identity = {
             "name": command.name,
             "owner": command.actor.principal,
             "created_at": command.submitted_at.timestamp(),
         }
-        self._status(command.id, status, utc_now(), identity, {})
+        if replay:
+            self._status(command.id, status, at or utc_now(), identity, {})
+            return
+        # The first change of every command: it never moves a summary a worker wrote.
+        moment = at or utc_now()
+        self._docs.update_one(
+            {"_id": command.id},
+            {
+                "$set": {**_change(status, moment), **_touched(moment), **identity},
+                "$setOnInsert": {"status": status.value, "status_at": moment.timestamp()},
+            },
+            upsert=True,
+        )
 
     def record_status(
         self, command_id: str, status: CommandStatus, *, started: bool, error: str | None
@@ -167,8 +187,7 @@ class HistoryStore:
         processes may write one command's changes out of order), its timeline takes every
         change. A new summary, or an older change, takes a second: an upsert that sets
         the status only if it creates the summary."""
-        entry = {"status": status.value, "at": at.timestamp()}
-        later = {f"timeline.{_change_key(status, at)}": entry, **_touched(at), **fields}
+        later = {**_change(status, at), **_touched(at), **fields}
         current = {"status": status.value, "status_at": at.timestamp()}
         extra: dict[str, Any] = {"$inc": inc} if inc else {}
         moved = self._docs.update_one(
@@ -231,8 +250,18 @@ class HistoryRecorder:
     def __init__(self, store: HistoryStore) -> None:
         self.store = store
 
-    def accepted(self, command: Command, status: CommandStatus) -> None:
-        self._guard("accepted", command.id, self.store.record_accepted, command, status)
+    def accepted(
+        self,
+        command: Command,
+        status: CommandStatus,
+        at: datetime | None = None,
+        *,
+        replay: bool = False,
+    ) -> None:
+        self._guard(
+            "acceptance", command.id, self.store.record_accepted, command, status, at,
+            replay=replay,
+        )  # fmt: skip
 
     def status(
         self,
@@ -267,8 +296,10 @@ def _touched(now: datetime) -> dict[str, Any]:
     return {"updated_at": now.timestamp(), "ttl": {"at": now}}
 
 
-def _change_key(status: CommandStatus, at: datetime) -> str:
-    return f"{int(at.timestamp() * 1000)}-{status.value}"
+def _change(status: CommandStatus, at: datetime) -> dict[str, Any]:
+    """A timeline entry, keyed by its time and status: written twice, kept once."""
+    key = f"{int(at.timestamp() * 1000)}-{status.value}"
+    return {f"timeline.{key}": {"status": status.value, "at": at.timestamp()}}
 
 
 def _run_key(run: HookRun) -> str:

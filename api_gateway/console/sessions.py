@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api_gateway.client_ip import IpNetwork, _is_trusted
+from api_gateway.client_ip import IpNetwork, is_trusted
 from core import keys
 
 COOKIE = "hookline_console"
@@ -73,7 +73,7 @@ def is_tls(request: Request, trusted: tuple[IpNetwork, ...]) -> bool:
         return True
     peer = request.client.host if request.client else ""
     proto = request.headers.get(FORWARDED_PROTO, "").split(",")[-1].strip().lower()
-    return proto == "https" and _is_trusted(peer, trusted)
+    return proto == "https" and is_trusted(peer, trusted)
 
 
 def set_cookie(response: Response, name: str, value: str, max_age: int, *, secure: bool) -> None:
