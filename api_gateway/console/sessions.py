@@ -1,7 +1,9 @@
 """Console sign-ins: a random id in an HttpOnly cookie, only its SHA-256 in Redis.
 
-The session holds the user's id (their roles are read afresh at every page, so a role
-taken away takes effect at once) and a CSRF token that every form posts back. The
+The session holds the user's id, the roles their login's token named, and a CSRF token
+that every form posts back. At every page the roles on record in Redis (which ``hookline
+admin grant|revoke`` publishes) win over the session's, so a role taken away with the
+command takes effect at once. The
 platform's tokens from the sign-in's login are never kept.
 """
 
@@ -31,6 +33,7 @@ class ConsoleSession(BaseModel):
 
     user_id: str
     email: str
+    roles: tuple[str, ...]
     csrf: str
 
 
@@ -39,10 +42,14 @@ class ConsoleSessions:
         self._redis = client
         self.ttl_s = ttl_s
 
-    async def open(self, user_id: str, email: str) -> tuple[str, ConsoleSession]:
+    async def open(
+        self, user_id: str, email: str, roles: tuple[str, ...]
+    ) -> tuple[str, ConsoleSession]:
         """A new session: the id for the cookie, and the session."""
         session_id = secrets.token_urlsafe(32)
-        session = ConsoleSession(user_id=user_id, email=email, csrf=secrets.token_urlsafe(32))
+        session = ConsoleSession(
+            user_id=user_id, email=email, roles=roles, csrf=secrets.token_urlsafe(32)
+        )
         await self._redis.set(_key(session_id), session.model_dump_json(), ex=self.ttl_s)
         return session_id, session
 

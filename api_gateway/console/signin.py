@@ -60,9 +60,8 @@ async def signin(request: Request) -> Response:
     payload = validate(LoginRequest, {"email": email, "password": form.get("password", "")})
     command = new_command(request, LOGIN, payload, Actor(), sensitive_fields(LoginRequest))
     try:
-        user_id = await _signed_in_user(
-            request, await run_waited(request, command, caller.identity)
-        )
+        document = await run_waited(request, command, caller.identity)
+        actor = await _signed_in(request, document)
     except (Unauthorized, Forbidden, InvalidInput) as e:
         again = render(
             request,
@@ -71,7 +70,8 @@ async def signin(request: Request) -> Response:
             e.status,
         )
         return again
-    session_id, _ = await console_sessions(request).open(user_id, email)
+    assert actor.user_id is not None
+    session_id, _ = await console_sessions(request).open(actor.user_id, email, actor.roles)
     response = RedirectResponse("/console/", status_code=303)
     secure = is_tls(request)
     set_cookie(response, COOKIE, session_id, console_sessions(request).ttl_s, secure=secure)
@@ -79,8 +79,9 @@ async def signin(request: Request) -> Response:
     return response
 
 
-async def _signed_in_user(request: Request, document: CommandDocument) -> str:
-    """The user the login's access token names, if they may use the console."""
+async def _signed_in(request: Request, document: CommandDocument) -> Actor:
+    """The user the login's access token names, with its roles, if they may use the
+    console."""
     services = services_of(request)
     if document.status is not CommandStatus.SUCCEEDED or document.result is None:
         detail = document.error.detail if document.error else None
@@ -93,7 +94,7 @@ async def _signed_in_user(request: Request, document: CommandDocument) -> str:
     actor = Actor(user_id=claims.subject, roles=claims.roles)
     if READ_DEAD_LETTERS not in services.roles.permissions_of(actor):
         raise Forbidden("the console is for operators and admins (hookline admin grant)")
-    return claims.subject
+    return actor
 
 
 @page

@@ -66,7 +66,7 @@ async def viewer(request: Request) -> Viewer:
         raise SignInRequired
     services = services_of(request)
     roles = await AsyncUserRolesReader(services.redis).roles_of(session.user_id)
-    actor = Actor(user_id=session.user_id, roles=roles or ())
+    actor = Actor(user_id=session.user_id, roles=session.roles if roles is None else roles)
     permissions = services.roles.permissions_of(actor)
     if READ_DEAD_LETTERS not in permissions:
         raise SignInRequired
