@@ -1,7 +1,7 @@
 """Dead letters in MongoDB, and replaying them.
 
 Workers bury what failed after its last try; operators list, show and replay
-letters through admin commands on the bus (the gateway never reads MongoDB) or
+letters through admin commands on the bus (the gateway reads only the command history there) or
 through ``hookline dead-letters``. A replay sends the very same envelope again:
 a command keeps its id, so its effects stay exactly-once through the command-id
 keyed idempotency; a hook runs alone, and not at all if it has completed since.

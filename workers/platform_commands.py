@@ -1,8 +1,9 @@
 """Operator commands on the ``admin`` queue: dead letters listed, shown, replayed, purged.
 
-The gateway never reads MongoDB, so its admin routes submit these commands and
-wait for their results like any other command. Each needs its permission
-(``events.platform_commands.PERMISSION_OF``: reading dead letters, or replaying them); the
+The gateway reads no MongoDB collection but the command history, so its admin
+routes (and the console) submit these commands and wait for their results like
+any other command. Each needs its permission (``events.platform_commands.PERMISSION_OF``:
+reading dead letters, or replaying and purging them); the
 gateway checks it too, this is the second lock, against the same role table.
 """
 

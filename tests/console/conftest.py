@@ -41,15 +41,19 @@ def grant(stack: RunningStack, client: httpx.Client, role: str) -> Account:
     user = new_user()
     registered = register(client, user)
     assert registered.status_code == 201, registered.text
-    settings = Settings.model_validate(
+    user_id = change_admin_role(settings_of(stack), user["email"], AdminAction.GRANT, role)
+    return Account(user["email"], user["password"], user_id)
+
+
+def settings_of(stack: RunningStack) -> Settings:
+    """Settings naming the stack's stores, as ``hookline admin`` run there would read them."""
+    return Settings.model_validate(
         {
             "REDIS_URL": stack.env["REDIS_URL"],
             "MONGO_URL": stack.env["MONGO_URL"],
             "mongo_db": stack.env["HOOKLINE_MONGO_DB"],
         }
     )
-    user_id = change_admin_role(settings, user["email"], AdminAction.GRANT, role)
-    return Account(user["email"], user["password"], user_id)
 
 
 @pytest.fixture(scope="session")

@@ -202,3 +202,17 @@ def test_sign_out_ends_the_session(
     out = operator.post("/console/signout", data={"csrf": csrf})
     assert out.status_code == 303
     assert operator.get("/console/").status_code == 303
+
+
+def test_a_role_revoked_with_the_cli_takes_effect_at_the_next_page(
+    stack: RunningStack, console_as: Any
+) -> None:
+    from hookline.role_commands import AdminAction, change_admin_role
+    from tests.console.conftest import grant, settings_of
+
+    with httpx.Client(base_url=stack.base_url, timeout=40) as client:
+        account = grant(stack, client, "admin")
+    admin = console_as(account)
+    assert 'id="select-all"' in admin.get("/console/dead-letters").text
+    change_admin_role(settings_of(stack), account.email, AdminAction.REVOKE, "admin")
+    assert admin.get("/console/dead-letters").status_code == 303  # signed out: no console role
