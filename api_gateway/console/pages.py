@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -17,7 +18,8 @@ from starlette.responses import JSONResponse, Response
 from api_gateway.bodies import validate
 from api_gateway.commands import new_command, services_of
 from api_gateway.console.bus import run_waited
-from api_gateway.console.web import Viewer, page, render, viewer
+from api_gateway.console.web import SignInRequired, Viewer, page, render, viewer
+from api_gateway.errors import ServiceUnavailable
 from api_gateway.health_routes import worker_snapshots
 from core.celery_app import ADMIN_QUEUE, EVENTS_QUEUE
 from core.history import CommandSummary, HistoryQuery
@@ -85,8 +87,6 @@ async def commands(request: Request) -> Response:
 
 
 def _with(values: dict[str, str], **changes: Any) -> str:
-    from urllib.parse import urlencode
-
     return urlencode({**values, **{k: str(v) for k, v in changes.items()}})
 
 
@@ -101,7 +101,7 @@ async def command_json(request: Request) -> Response:
     """What the command page polls while the command runs."""
     try:
         await viewer(request)
-    except Exception:
+    except SignInRequired:
         return JSONResponse({"title": "sign in again"}, status_code=401)
     view = await _command_view(request)
     summary: CommandSummary = view["summary"]
@@ -161,8 +161,6 @@ async def _dead_letters(request: Request, found: Viewer, values: dict[str, Any])
 
 
 def _failure(problem: Any) -> Exception:
-    from api_gateway.errors import ServiceUnavailable
-
     return ServiceUnavailable(problem.detail if problem and problem.detail else "it failed")
 
 

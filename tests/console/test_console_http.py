@@ -216,3 +216,24 @@ def test_a_role_revoked_with_the_cli_takes_effect_at_the_next_page(
     assert 'id="select-all"' in admin.get("/console/dead-letters").text
     change_admin_role(settings_of(stack), account.email, AdminAction.REVOKE, "admin")
     assert admin.get("/console/dead-letters").status_code == 303  # signed out: no console role
+
+
+def test_a_scheduled_command_cancelled_before_it_started_is_in_the_history(
+    client: httpx.Client, operator_account: Account, console_as: Any
+) -> None:
+    """The gateway's two writes: the scheduling and the cancel."""
+    _, auth = signed_up(client)
+    scheduled = client.post(
+        "/wallet/deposit",
+        json={"amount": 2},
+        headers={**auth, "Command-Not-Before": "3600"},
+    )
+    assert scheduled.status_code == 202, scheduled.text
+    command_id = scheduled.json()["command_id"]
+    cancelled = client.post(f"/commands/{command_id}/cancel", headers=auth)
+    assert cancelled.status_code == 200, cancelled.text
+    operator = console_as(operator_account)
+    summary = live(operator, command_id)["summary"]
+    assert summary["status"] == "cancelled"
+    assert [c["status"] for c in summary["timeline"]] == ["scheduled", "cancelled"]
+    assert summary["name"] == "wallet.deposit" and summary["finished_at"] is not None
