@@ -1,9 +1,9 @@
 """Admin routes: dead letters listed, shown (``dead_letters:read``) and replayed
 (``dead_letters:manage``).
 
-The gateway never reads MongoDB: each route submits an admin command on the
-bus and answers with its result once a worker ran it (or 202 if none did
-within the longest wait). The worker checks the permission again
+The gateway reads no MongoDB collection but the command history: each route
+submits an admin command on the bus and answers with its result once a worker
+ran it (or 202 if none did within the longest wait). The worker checks the permission again
 (``workers.platform_commands``).
 """
 

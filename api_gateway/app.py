@@ -14,6 +14,8 @@ from starlette.applications import Starlette
 
 from api_gateway.admin_routes import admin_routes
 from api_gateway.command_routes import command_routes
+from api_gateway.console import console_routes, install_console, start_console
+from api_gateway.console.sessions import ConsoleSessions
 from api_gateway.health_routes import health_routes
 from api_gateway.metrics import GatewayMetrics, metrics_listener
 from api_gateway.module_routes import build_routes
@@ -39,6 +41,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *command_routes(_cancellable(classes.values())),
         *operator_routes(),
         *admin_routes(),
+        *console_routes(),
         *build_routes({name: classes[name] for name in order}, settings.route_rate_limits),
     ]
 
@@ -50,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         services = GatewayServices.build(settings, tuple(order), roles)
         await services.start()
         app.state.services = services
+        start_console(app, ConsoleSessions(services.redis, settings.console_session_ttl_s))
         try:
             with metrics_listener(metrics.registry, settings.metrics_host, settings.metrics_port):
                 yield
@@ -64,6 +68,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=operator_middleware(routes, ordered, metrics),
     )
     install_operator_tools(app, ordered, metrics)
+    install_console(app, ordered)
     if tracing.start(tracing.GATEWAY):
         app.add_middleware(tracing.asgi_middleware())
     return app

@@ -46,3 +46,8 @@ def _is_trusted(value: str, trusted: tuple[IpNetwork, ...]) -> bool:
     except ValueError:
         return False
     return any(address in network for network in trusted)
+
+
+def is_trusted(value: str, trusted: tuple[IpNetwork, ...]) -> bool:
+    """``value`` is the address of a trusted proxy."""
+    return _is_trusted(value, trusted)

@@ -164,6 +164,8 @@ async def cancel_command(request: Request, cancellable: Collection[str]) -> Resp
         raise NotFound(f"no command {document.command_id}")
     if done.action is CancelAction.REFUSED:
         raise Conflict(_refusal(done.previous), command_status=str(done.previous))
+    if done.action is CancelAction.CANCELLED:
+        services.history.cancelled(document.command_id)
     after = await readable_document(request, caller.actor)
     code = 200 if done.action is CancelAction.CANCELLED else 202
     return JSONResponse(after.public(), status_code=code)

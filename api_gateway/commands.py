@@ -202,7 +202,7 @@ async def submit(
         headers.update(claim.headers)
     async with services.watcher.watch(command.id, MAY_BE_DONE) as changed:
         try:
-            status = await _accept(services, command)
+            status = await accept(services, command)
         except asyncio.CancelledError:
             held.keep()
             raise
@@ -214,17 +214,20 @@ async def submit(
     return accepted_response(command.id, headers, status)
 
 
-async def _accept(services: GatewayServices, command: Command) -> CommandStatus:
+async def accept(services: GatewayServices, command: Command) -> CommandStatus:
     """Put ``command`` where it runs from: the broker (recorded, published, confirmed), or
     the schedule when it may not start yet."""
     if command.not_before is None:
         await services.publisher.publish(command)
-        return CommandStatus.ACCEPTED
-    try:
-        await services.state.record_scheduled(command)
-    except redis.RedisError as e:
-        raise ServiceUnavailable("the state store is unavailable; try again shortly") from e
-    return CommandStatus.SCHEDULED
+        status = CommandStatus.ACCEPTED
+    else:
+        try:
+            await services.state.record_scheduled(command)
+        except redis.RedisError as e:
+            raise ServiceUnavailable("the state store is unavailable; try again shortly") from e
+        status = CommandStatus.SCHEDULED
+    services.history.accepted(command, status)  # the gateway's one seam for an acceptance
+    return status
 
 
 async def follow(request: Request, earlier: EarlierClaim, actor: Actor, wait_s: int) -> Response:

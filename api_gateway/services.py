@@ -12,6 +12,7 @@ from api_gateway.admission import Gate, Throttle
 from api_gateway.auth import Authenticator
 from api_gateway.bans import Bans
 from api_gateway.client_ip import trusted_networks
+from api_gateway.history import GatewayHistory
 from api_gateway.idempotency import IdempotencyStore
 from api_gateway.in_flight import InFlightLimiter
 from api_gateway.publisher import CommandPublisher
@@ -57,6 +58,8 @@ class GatewayServices:
     in_flight: InFlightLimiter
     idempotency: IdempotencyStore
     waits: OpenWaits
+    # The commands' summaries in MongoDB: written at acceptance, read by the console.
+    history: GatewayHistory
 
     @classmethod
     def build(
@@ -103,6 +106,7 @@ class GatewayServices:
                 client, min(settings.idempotency_ttl_s, settings.command_ttl_s)
             ),
             waits=OpenWaits(settings.max_open_waits_per_caller, settings.max_open_waits),
+            history=GatewayHistory.from_settings(settings),
         )
 
     async def start(self) -> None:
@@ -113,6 +117,7 @@ class GatewayServices:
         await self.redis.aclose()
         self.sync_redis.close()
         self.celery.close()
+        self.history.close()
 
 
 def build_gate(

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from core import keys, serial, tracing
 from core.command_index import DEFAULT_BOUNDS, IndexBounds, queue_index_writes
+from core.history import HistoryRecorder
 from core.serial import SerialLines
 from events import (
     Command,
@@ -331,10 +332,14 @@ class CommandStateStore:
         *,
         index: IndexBounds = DEFAULT_BOUNDS,
         lines: SerialLines | None = None,
+        history: HistoryRecorder | None = None,
     ) -> None:
         """``lines`` sends the message of a command whose turn an end gave (without it, the
-        sweep of a process that has one sends it)."""
+        sweep of a process that has one sends it). ``history`` keeps each change and hook
+        run in the command's summary in MongoDB (``core.history``): this store is the one
+        place a worker changes a command, so it is the worker's one seam for history."""
         self._redis = client
+        self._history = history
         self._ttl_s = ttl_s
         self._secret_ttl_s = secret_ttl_s
         self._fence_s = fence_s
@@ -372,6 +377,10 @@ class CommandStateStore:
                 previous = self._end_run(hash_keys, [*args, *self._wake_args(), *pairs])
         except redis.ResponseError as e:
             raise _refusal(command_id, target, str(e)) from e
+        if previous and self._history is not None:
+            self._history.status(
+                command_id, target, started=bool(lease_s), error=_error_text(fields)
+            )
         return CommandStatus(previous) if previous else None
 
     def _wake_args(self) -> list[float]:
@@ -460,6 +469,8 @@ class CommandStateStore:
             )
         except redis.ResponseError as e:
             raise _refusal(command.id, target, str(e)) from e
+        if self._history is not None:
+            self._history.accepted(command, target, replay=True)
         return CommandStatus(previous) if previous else None
 
     def expect_events(self, command_id: str, event_ids: list[str]) -> None:
@@ -488,6 +499,8 @@ class CommandStateStore:
             ],
             args=[run.model_dump_json(), self._ttl_s, once],
         )
+        if added and self._history is not None:
+            self._history.hook_run(command_id, run)
         return bool(added)
 
     def read(self, command_id: str) -> CommandDocument | None:
@@ -660,6 +673,16 @@ def _refusal(command_id: str, target: CommandStatus, reply: str) -> HooklineErro
             f"command {command_id} cannot go from {value} to {target}", current=value
         )
     raise redis.ResponseError(reply)
+
+
+def _error_text(fields: dict[str, str]) -> str | None:
+    """An end's problem as one line for the history: its title and detail."""
+    if "last_error" in fields:
+        return fields["last_error"]
+    if "error" not in fields:
+        return None
+    problem = json.loads(fields["error"])
+    return ": ".join(str(problem[k]) for k in ("title", "detail") if problem.get(k))
 
 
 def _moment(epoch: str | None) -> datetime | None:

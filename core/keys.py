@@ -107,6 +107,11 @@ def session(family: str) -> str:
     return f"{PREFIX}:auth:session:{family}"
 
 
+def console_session(digest: str) -> str:
+    """String: an operator console sign-in, named by the SHA-256 of its cookie's id."""
+    return f"{PREFIX}:console:session:{digest}"
+
+
 def user_sessions(user_id: str) -> str:
     """Set: the ids of a user's open sessions, so logout can end them all."""
     return f"{PREFIX}:auth:user:{user_id}:sessions"

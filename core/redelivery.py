@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 import redis
+import redis.asyncio
 from pydantic import BaseModel, ConfigDict
 
 from core import keys
@@ -161,3 +162,24 @@ class MessageLedger:
         """The message is at the back of its queue again: not overdue before messages
         published after now have started (if still noted). Its own due time is unchanged."""
         self._redis.zadd(keys.messages_due(message.queue), {message.task_id: time.time()}, xx=True)
+
+
+class Backlog(BaseModel):
+    """A queue's messages that are due and have not started, and how long the oldest waited."""
+
+    model_config = ConfigDict(frozen=True)
+
+    queue: str
+    waiting: int
+    oldest_age_s: float | None
+
+
+async def backlog(client: redis.asyncio.Redis, queue: str) -> Backlog:
+    """Read from the ledger, so it is the same on either broker: a message is in it from
+    its publish until a worker starts it."""
+    now = time.time()
+    due = keys.messages_due(queue)
+    waiting = await client.zcount(due, "-inf", now)
+    oldest = await client.zrangebyscore(due, "-inf", now, start=0, num=1, withscores=True)
+    age = now - float(oldest[0][1]) if oldest else None
+    return Backlog(queue=queue, waiting=int(waiting), oldest_age_s=age)

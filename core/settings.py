@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     idempotency_ttl_s: int = 24 * 3600
 
     command_ttl_s: int = 7 * 24 * 3600
+    # Command summaries in MongoDB (the console's history) live this long after their last
+    # change: a TTL index on ``updated_at`` (``core.history``).
+    history_retention_s: int = Field(30 * 24 * 3600, ge=60)
+    # A console sign-in lasts this long without use (``api_gateway.console``).
+    console_session_ttl_s: int = Field(8 * 3600, ge=60)
     # Command-Not-Before may be at most this far ahead (core/schedule.py). Workers release
     # due commands every tick; one of them at a time, the holder of a lease of this length.
     schedule_horizon_s: int = Field(30 * 24 * 3600, ge=1)

@@ -1,7 +1,7 @@
 """Dead letters in MongoDB, and replaying them.
 
 Workers bury what failed after its last try; operators list, show and replay
-letters through admin commands on the bus (the gateway never reads MongoDB) or
+letters through admin commands on the bus (the gateway reads only the command history there) or
 through ``hookline dead-letters``. A replay sends the very same envelope again:
 a command keeps its id, so its effects stay exactly-once through the command-id
 keyed idempotency; a hook runs alone, and not at all if it has completed since.
@@ -97,6 +97,15 @@ class DeadLetterStore:
             letter = self.get(letter_id)  # NotFound when there is none
             raise Conflict(f"dead letter {letter_id!r} is {letter.status}; nothing to replay")
         return from_document(DeadLetter, document)
+
+    def purge(self, letter_id: str) -> DeadLetter:
+        """Delete a letter for good, unless a replay of it is under way (Conflict)."""
+        letter = self.get(letter_id)  # NotFound when there is none
+        if letter.status is DeadLetterStatus.REPLAYING:
+            raise Conflict(f"dead letter {letter_id!r} is being replayed; purge it once it ends")
+        self._letters.delete_one({"_id": letter_id, "status": {"$ne": "replaying"}})
+        log.info("purged dead letter %s", letter_id, extra={"dead_letter": letter_id})
+        return letter
 
     def resolve(self, letter_id: str, when: datetime | None = None) -> None:
         """A replay ran to an outcome."""

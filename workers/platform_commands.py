@@ -1,8 +1,9 @@
-"""Operator commands on the ``admin`` queue: dead letters listed, shown and replayed.
+"""Operator commands on the ``admin`` queue: dead letters listed, shown, replayed, purged.
 
-The gateway never reads MongoDB, so its admin routes submit these commands and
-wait for their results like any other command. Each needs its permission
-(``events.platform_commands.PERMISSION_OF``: reading dead letters, or replaying them); the
+The gateway reads no MongoDB collection but the command history, so its admin
+routes (and the console) submit these commands and wait for their results like
+any other command. Each needs its permission (``events.platform_commands.PERMISSION_OF``:
+reading dead letters, or replaying and purging them); the
 gateway checks it too, this is the second lock, against the same role table.
 """
 
@@ -25,6 +26,7 @@ from events import (
 from events.platform_commands import (
     LIST_DEAD_LETTERS,
     PERMISSION_OF,
+    PURGE_DEAD_LETTER,
     REPLAY_DEAD_LETTER,
     SHOW_DEAD_LETTER,
 )
@@ -43,6 +45,7 @@ class AdminCommands:
             LIST_DEAD_LETTERS: self.list_dead_letters,
             SHOW_DEAD_LETTER: self.show_dead_letter,
             REPLAY_DEAD_LETTER: self.replay_dead_letter,
+            PURGE_DEAD_LETTER: self.purge_dead_letter,
         }
 
     def handles(self, name: str) -> bool:
@@ -69,6 +72,10 @@ class AdminCommands:
     def replay_dead_letter(self, payload: Mapping[str, Any]) -> CommandResult:
         ref = _parse(DeadLetterRef, payload)
         return CommandResult(body=_public(self._replayer.replay(ref.id)))
+
+    def purge_dead_letter(self, payload: Mapping[str, Any]) -> CommandResult:
+        ref = _parse(DeadLetterRef, payload)
+        return CommandResult(body=_public(self._letters.purge(ref.id)))
 
 
 def _public(letter: DeadLetter) -> dict[str, Any]:

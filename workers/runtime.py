@@ -77,6 +77,7 @@ class Runtime:
             for job in orch.module.jobs
         }
         services.dead_letters.ensure_indexes()
+        services.history.ensure_indexes()
         self.failures = Failures(services, RetryPolicy.from_settings(services.settings))
         self.hook_runner = HookRunner(self.hooks, catalogue, services, self.failures)
         self.admin = AdminCommands(

@@ -12,6 +12,7 @@ from pymongo.database import Database
 
 from core.command_index import IndexBounds
 from core.command_state import CommandStateStore
+from core.history import HistoryRecorder, HistoryStore
 from core.read_models import ReadModelStore
 from core.redelivery import MessageLedger
 from core.sealing import KeyRing
@@ -42,6 +43,8 @@ class WorkerServices:
     db: Database[MongoDocument]
     redis: redis.Redis
     state: CommandStateStore
+    # The commands' summaries in MongoDB; ``state`` writes them (``core.history``).
+    history: HistoryStore
     read_models: ReadModelStore
     hook_runs: HookRunLedger
     dead_letters: DeadLetterStore
@@ -73,6 +76,7 @@ class WorkerServices:
         ledger = MessageLedger(client, settings.command_ttl_s)
         sender = Sender(celery, ledger, settings.broker_publish_timeout_s)
         lines = SerialLines(client, sender, settings.command_ttl_s, settings.redelivery_grace_s)
+        history = HistoryStore(db, settings.history_retention_s)
         return cls(
             settings=settings,
             mongo=mongo,
@@ -85,7 +89,9 @@ class WorkerServices:
                 settings.publish_fence_s,
                 index=IndexBounds.from_settings(settings),
                 lines=lines,
+                history=HistoryRecorder(history),
             ),
+            history=history,
             read_models=ReadModelStore(client, settings.read_model_ttl_s),
             hook_runs=HookRunLedger(db),
             dead_letters=DeadLetterStore(db),

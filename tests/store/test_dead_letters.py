@@ -76,3 +76,17 @@ def test_list_is_newest_first_filtered_and_paged(letters: DeadLetterStore) -> No
     more = letters.list(DeadLetterQuery(status=DeadLetterStatus.DEAD, before=dead[-1].dead_at))
     assert [x.id for x in more] == ["command:c1", "command:c0"]
     assert len(letters.list(DeadLetterQuery())) == 5
+
+
+def test_a_purge_deletes_a_letter_unless_it_is_being_replayed(letters: DeadLetterStore) -> None:
+    letters.bury(letter(1))
+    letters.bury(letter(2))
+    letters.start_replay(letter(2).id)
+    assert letters.purge(letter(1).id).id == letter(1).id
+    with pytest.raises(NotFound):
+        letters.get(letter(1).id)
+    with pytest.raises(NotFound):
+        letters.purge(letter(1).id)
+    with pytest.raises(Conflict):
+        letters.purge(letter(2).id)
+    assert letters.get(letter(2).id).status is DeadLetterStatus.REPLAYING

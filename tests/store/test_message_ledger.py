@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 
 import pytest
 import redis
+import redis.asyncio
 
 from core import keys
-from core.redelivery import MessageLedger, SentMessage
+from core.redelivery import Backlog, MessageLedger, SentMessage, backlog
+from tests.stack_fixtures import Servers
 
 
 @pytest.fixture
@@ -77,3 +80,30 @@ def test_the_notes_of_messages_never_published_are_forgotten(
     ledger.started(f"{queue}-m1", queue)
     assert ledger.overdue(queue, grace_s=1, limit=10) == []
     assert client.get(keys.message(f"{queue}-m0")) is None
+
+
+def test_a_queues_backlog_counts_due_unstarted_messages_and_the_oldest_wait(
+    client: redis.Redis, servers: Servers, queue: str
+) -> None:
+    """What the console's overview shows per queue: a future message is not waiting yet."""
+    ledger = MessageLedger(client, ttl_s=60)
+    now = time.time()
+    ledger.record_all([message(queue, 0, now - 30), message(queue, 1, now - 1)])
+    ledger.record_all([message(queue, 2, now + 600)])  # scheduled: not due
+    ledger.started(f"{queue}-m1", queue)
+
+    found = asyncio.run(read_backlog(servers, queue))
+    assert found.waiting == 1
+    assert found.oldest_age_s is not None and 29 < found.oldest_age_s < 60
+    empty = f"{queue}-empty"
+    assert asyncio.run(read_backlog(servers, empty)) == Backlog(
+        queue=empty, waiting=0, oldest_age_s=None
+    )
+
+
+async def read_backlog(servers: Servers, queue: str) -> Backlog:
+    reader = redis.asyncio.Redis.from_url(servers.redis_url, decode_responses=True)
+    try:
+        return await backlog(reader, queue)
+    finally:
+        await reader.aclose()

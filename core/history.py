@@ -1,0 +1,323 @@
+"""Command history in MongoDB: one summary per command, kept for ``history_retention_s``.
+
+The Redis state of a command lives for ``command_ttl_s`` and is lost with Redis; the
+summary (name, owner, status, its timeline, attempts, hook runs) is what the operator
+console lists, filters and shows, and it survives restarts of every process.
+
+Writers: the gateway (accepted, scheduled, cancelled before start; ``api_gateway.history``)
+and the worker's command state store (every other status change and every hook run;
+``core.command_state``). Each write is one upsert keyed by the command id; a timeline
+entry is keyed by its time and status, a hook run by its run id and try, so a write
+repeated changes nothing. A write never fails a command: ``HistoryRecorder`` logs and
+goes on.
+
+Times are stored as epoch seconds (numbers compare and sort the same everywhere), except
+the TTL index's field, ``ttl.at``, a date as TTL indexes need, written as a whole
+subdocument each time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pymongo import DESCENDING
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import OperationFailure, PyMongoError
+
+from events import Command, CommandStatus, HookRun, HookRunStatus, utc_now
+
+log = logging.getLogger(__name__)
+
+COLLECTION = "hookline_command_history"
+TTL_FIELD = "ttl.at"
+MAX_PAGE_SIZE = 200
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    status: CommandStatus
+    at: datetime
+
+
+class HookRunRecord(BaseModel):
+    """One try of one hook on one event, as the command's trace recorded it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run: HookRun
+    at: datetime
+
+
+class CommandSummary(BaseModel):
+    """What the console knows of one command."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str | None = None
+    owner: str | None = None
+    status: CommandStatus
+    created_at: datetime | None = None
+    updated_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    attempts: int = 0
+    error: str | None = None
+    timeline: list[StatusChange] = []
+    hook_runs: list[HookRunRecord] = []
+
+    @property
+    def hook_failures(self) -> int:
+        failed = (HookRunStatus.FAILED, HookRunStatus.DEAD)
+        return sum(1 for r in self.hook_runs if r.run.status in failed)
+
+
+class HistoryQuery(BaseModel):
+    """The console's filters: every field optional; newest first, a page at a time."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = Field(None, max_length=200)
+    status: CommandStatus | None = None
+    owner: str | None = Field(None, max_length=200)
+    since: datetime | None = None
+    until: datetime | None = None
+    page: int = Field(1, ge=1, le=10_000)
+    limit: int = Field(25, ge=1, le=MAX_PAGE_SIZE)
+
+
+class HistoryPage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    items: list[CommandSummary]
+    page: int
+    has_more: bool
+
+
+class HistoryStore:
+    """The collection, its indexes, its writes and its reads (pymongo, synchronous)."""
+
+    def __init__(self, db: Database[dict[str, Any]], retention_s: int) -> None:
+        self._docs: Collection[dict[str, Any]] = db[COLLECTION]
+        self.retention_s = retention_s
+
+    def ensure_indexes(self) -> None:
+        """The TTL index (its expiry moved to ``retention_s`` if it changed) and one index
+        per console filter, each with the time, newest first."""
+        try:
+            self._docs.create_index(TTL_FIELD, expireAfterSeconds=self.retention_s)
+        except OperationFailure:  # it exists with another expiry
+            self._docs.database.command(
+                "collMod",
+                COLLECTION,
+                index={"keyPattern": {TTL_FIELD: 1}, "expireAfterSeconds": self.retention_s},
+            )
+        self._docs.create_index([("created_at", DESCENDING)])
+        for field in ("name", "status", "owner"):
+            self._docs.create_index([(field, 1), ("created_at", DESCENDING)])
+
+    def record_accepted(
+        self,
+        command: Command,
+        status: CommandStatus,
+        at: datetime | None = None,
+        *,
+        replay: bool = False,
+    ) -> None:
+        """Who submitted what, and when: the gateway's write at acceptance (``at``: when it
+        happened; the write may land after a worker's), or a replay's reopening."""
+        identity = {
+            "name": command.name,
+            "owner": command.actor.principal,
+            "created_at": command.submitted_at.timestamp(),
+        }
+        if replay:
+            self._status(command.id, status, at or utc_now(), identity, {})
+            return
+        # The first change of every command: it never moves a summary a worker wrote.
+        moment = at or utc_now()
+        self._docs.update_one(
+            {"_id": command.id},
+            {
+                "$set": {**_change(status, moment), **_touched(moment), **identity},
+                "$setOnInsert": {"status": status.value, "status_at": moment.timestamp()},
+            },
+            upsert=True,
+        )
+
+    def record_status(
+        self, command_id: str, status: CommandStatus, *, started: bool, error: str | None
+    ) -> None:
+        """A status change: a start counts an attempt; an end records when, and why."""
+        now = utc_now()
+        fields: dict[str, Any] = {}
+        if started:
+            fields["started_at"] = now.timestamp()
+        if status.is_terminal:
+            fields["finished_at"] = now.timestamp()
+        if error is not None:
+            fields["error"] = error
+        self._status(command_id, status, now, fields, {"attempts": 1} if started else {})
+
+    def record_hook_run(self, command_id: str, run: HookRun) -> None:
+        now = utc_now()
+        record = {"run": run.model_dump(mode="json"), "at": now.timestamp()}
+        self._docs.update_one(
+            {"_id": command_id},
+            {"$set": {f"hook_runs.{_run_key(run)}": record, **_touched(now)}},
+            upsert=True,
+        )
+
+    def _status(
+        self,
+        command_id: str,
+        status: CommandStatus,
+        at: datetime,
+        fields: dict[str, Any],
+        inc: dict[str, int],
+    ) -> None:
+        """One write when the summary exists; its status moves only forward in time (two
+        processes may write one command's changes out of order), its timeline takes every
+        change. A new summary, or an older change, takes a second: an upsert that sets
+        the status only if it creates the summary."""
+        later = {**_change(status, at), **_touched(at), **fields}
+        current = {"status": status.value, "status_at": at.timestamp()}
+        extra: dict[str, Any] = {"$inc": inc} if inc else {}
+        moved = self._docs.update_one(
+            {"_id": command_id, "status_at": {"$lt": at.timestamp()}},
+            {"$set": {**current, **later}, **extra},
+        )
+        if moved.matched_count == 0:
+            self._docs.update_one(
+                {"_id": command_id},
+                {"$set": later, "$setOnInsert": current, **extra},
+                upsert=True,
+            )
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def get(self, command_id: str) -> CommandSummary | None:
+        document = self._docs.find_one({"_id": command_id})
+        return None if document is None or "status" not in document else _summary(document)
+
+    def find(self, query: HistoryQuery) -> HistoryPage:
+        conditions: dict[str, Any] = {"status": {"$exists": True}}
+        for field in ("name", "owner"):
+            if getattr(query, field):
+                conditions[field] = getattr(query, field)
+        if query.status is not None:
+            conditions["status"] = query.status.value
+        window = {
+            op: moment.timestamp()
+            for op, moment in (("$gte", query.since), ("$lt", query.until))
+            if moment is not None
+        }
+        if window:
+            conditions["created_at"] = window
+        found = (
+            self._docs.find(conditions)
+            .sort("created_at", DESCENDING)
+            .skip((query.page - 1) * query.limit)
+            .limit(query.limit + 1)
+        )
+        items = [_summary(d) for d in found]
+        return HistoryPage(
+            items=items[: query.limit], page=query.page, has_more=len(items) > query.limit
+        )
+
+    def outcomes_per_minute(self, minutes: int) -> dict[datetime, Counter[str]]:
+        """Finished commands of the last ``minutes``, counted per minute and status."""
+        since = (utc_now() - timedelta(minutes=minutes)).timestamp()
+        counts: dict[datetime, Counter[str]] = {}
+        found = self._docs.find({"finished_at": {"$gte": since}}, {"finished_at": 1, "status": 1})
+        for document in found:
+            finished = datetime.fromtimestamp(document["finished_at"], UTC)
+            minute = finished.replace(second=0, microsecond=0)
+            counts.setdefault(minute, Counter())[document["status"]] += 1
+        return counts
+
+
+class HistoryRecorder:
+    """The writers' face of the store: a failed write is logged, never raised."""
+
+    def __init__(self, store: HistoryStore) -> None:
+        self.store = store
+
+    def accepted(
+        self,
+        command: Command,
+        status: CommandStatus,
+        at: datetime | None = None,
+        *,
+        replay: bool = False,
+    ) -> None:
+        self._guard(
+            "acceptance", command.id, self.store.record_accepted, command, status, at,
+            replay=replay,
+        )  # fmt: skip
+
+    def status(
+        self,
+        command_id: str,
+        status: CommandStatus,
+        *,
+        started: bool = False,
+        error: str | None = None,
+    ) -> None:
+        self._guard(
+            "status", command_id, self.store.record_status, command_id, status,
+            started=started, error=error,
+        )  # fmt: skip
+
+    def hook_run(self, command_id: str, run: HookRun) -> None:
+        self._guard("hook run", command_id, self.store.record_hook_run, command_id, run)
+
+    @staticmethod
+    def _guard(what: str, command_id: str, write: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            write(*args, **kwargs)
+        except PyMongoError as e:
+            log.warning(
+                "history: the %s of command %s was not recorded (%s: %s)",
+                what, command_id, type(e).__name__, e,
+                extra={"command_id": command_id},
+            )  # fmt: skip
+
+
+def _touched(now: datetime) -> dict[str, Any]:
+    """The last change's time: a number to read, a date for the TTL index."""
+    return {"updated_at": now.timestamp(), "ttl": {"at": now}}
+
+
+def _change(status: CommandStatus, at: datetime) -> dict[str, Any]:
+    """A timeline entry, keyed by its time and status: written twice, kept once."""
+    key = f"{int(at.timestamp() * 1000)}-{status.value}"
+    return {f"timeline.{key}": {"status": status.value, "at": at.timestamp()}}
+
+
+def _run_key(run: HookRun) -> str:
+    """A field name for one try of one run (no dots: a hook key has one)."""
+    raw = f"{run.event_id}|{run.key}|{run.attempts}|{run.status.value}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+
+def _summary(document: dict[str, Any]) -> CommandSummary:
+    timeline = sorted(
+        (StatusChange.model_validate(e) for e in document.get("timeline", {}).values()),
+        key=lambda change: change.at,
+    )
+    runs = sorted(
+        (HookRunRecord.model_validate(r) for r in document.get("hook_runs", {}).values()),
+        key=lambda record: record.at,
+    )
+    fields = {k: v for k, v in document.items() if k not in ("_id", "timeline", "hook_runs", "ttl")}
+    return CommandSummary.model_validate(
+        {**fields, "id": document["_id"], "timeline": timeline, "hook_runs": runs}
+    )

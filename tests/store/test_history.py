@@ -1,0 +1,127 @@
+"""The command history against the MongoDB-protocol server: its indexes (the retention a
+TTL index), writes repeated or out of order, the console's filters and pages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pymongo.database import Database
+
+from core.history import COLLECTION, TTL_FIELD, HistoryQuery, HistoryRecorder, HistoryStore
+from events import Actor, Command, CommandStatus, HookRun, HookRunStatus, utc_now
+
+Doc = dict[str, Any]
+RETENTION_S = 3600
+
+
+def command(name: str = "wallet.deposit", user: str = "u1") -> Command:
+    return Command(name=name, payload={}, actor=Actor(user_id=user))
+
+
+def run(
+    handler: str, status: HookRunStatus = HookRunStatus.SUCCEEDED, attempts: int = 1
+) -> HookRun:
+    return HookRun(
+        event="wallet_credited",
+        event_id="e1",
+        module=handler.split(".", maxsplit=1)[0],
+        handler=handler.split(".")[1],
+        priority=50,
+        status=status,
+        attempts=attempts,
+        duration_ms=1.5,
+        error="boom" if status is HookRunStatus.FAILED else None,
+    )
+
+
+def ttl_of(db: Database[Doc]) -> int | None:
+    for index in db[COLLECTION].index_information().values():
+        if dict(index["key"]) == {TTL_FIELD: 1}:
+            return int(index["expireAfterSeconds"])
+    return None
+
+
+def test_the_retention_is_a_ttl_index_and_each_filter_has_an_index(mongo_db: Database[Doc]) -> None:
+    HistoryStore(mongo_db, RETENTION_S).ensure_indexes()
+    assert ttl_of(mongo_db) == RETENTION_S
+    keys = [list(dict(i["key"])) for i in mongo_db[COLLECTION].index_information().values()]
+    for field in ("name", "status", "owner"):
+        assert [field, "created_at"] in keys
+    HistoryStore(mongo_db, 2 * RETENTION_S).ensure_indexes()  # a new setting moves it
+    assert ttl_of(mongo_db) == 2 * RETENTION_S
+
+
+def test_a_summary_gathers_both_sides_writes_in_any_order(mongo_db: Database[Doc]) -> None:
+    store = HistoryStore(mongo_db, RETENTION_S)
+    cmd = command()
+    store.record_status(cmd.id, CommandStatus.RUNNING, started=True, error=None)
+    store.record_status(cmd.id, CommandStatus.SUCCEEDED, started=False, error=None)
+    store.record_accepted(cmd, CommandStatus.ACCEPTED)  # the gateway's write landing last
+    found = store.get(cmd.id)
+    assert found is not None
+    assert found.status is CommandStatus.SUCCEEDED  # a late write does not move it back
+    assert (found.name, found.owner, found.attempts) == ("wallet.deposit", "user:u1", 1)
+    assert found.finished_at is not None and found.started_at is not None
+    assert {c.status for c in found.timeline} == {"accepted", "running", "succeeded"}
+
+
+def test_hook_runs_are_kept_once_per_try_in_order(mongo_db: Database[Doc]) -> None:
+    store = HistoryStore(mongo_db, RETENTION_S)
+    cmd = command()
+    store.record_accepted(cmd, CommandStatus.ACCEPTED)
+    for record in (
+        run("notifications.notify", HookRunStatus.FAILED),
+        run("notifications.notify", attempts=2),
+        run("notifications.notify", attempts=2),  # traced twice: kept once
+        run("audit.record"),
+    ):
+        store.record_hook_run(cmd.id, record)
+    found = store.get(cmd.id)
+    assert found is not None
+    assert [(r.run.key, r.run.attempts) for r in found.hook_runs] == [
+        ("notifications.notify", 1),
+        ("notifications.notify", 2),
+        ("audit.record", 1),
+    ]
+    assert found.hook_failures == 1
+
+
+def test_filters_and_pages(mongo_db: Database[Doc]) -> None:
+    store = HistoryStore(mongo_db, RETENTION_S)
+    made = [command(user=f"u{n % 2}") for n in range(5)]
+    for cmd in made:
+        store.record_accepted(cmd, CommandStatus.ACCEPTED)
+    store.record_status(made[0].id, CommandStatus.FAILED, started=False, error="Bad: no")
+    store.record_accepted(command(name="user_management.login", user="u9"), CommandStatus.ACCEPTED)
+    deposits = store.find(HistoryQuery(name="wallet.deposit", limit=2))
+    assert [c.id for c in deposits.items] == [made[4].id, made[3].id]  # newest first
+    assert deposits.has_more
+    last = store.find(HistoryQuery(name="wallet.deposit", limit=2, page=3))
+    assert [c.id for c in last.items] == [made[0].id] and not last.has_more
+    failed = store.find(HistoryQuery(status=CommandStatus.FAILED))
+    assert [(c.id, c.error) for c in failed.items] == [(made[0].id, "Bad: no")]
+    owned = store.find(HistoryQuery(owner="user:u1"))
+    assert {c.id for c in owned.items} == {made[1].id, made[3].id}
+    later = store.find(HistoryQuery(since=made[3].submitted_at))
+    assert made[3].id in [c.id for c in later.items] and made[2].id not in [
+        c.id for c in later.items
+    ]
+    assert store.find(HistoryQuery(until=made[0].submitted_at - timedelta(seconds=1))).items == []
+    assert store.outcomes_per_minute(5)
+    assert sum(c["failed"] for c in store.outcomes_per_minute(5).values()) == 1
+
+
+def test_a_failed_write_is_logged_never_raised(caplog: Any) -> None:
+    from pymongo import MongoClient
+
+    unreachable: MongoClient[Doc] = MongoClient(
+        "mongodb://127.0.0.1:9", serverSelectionTimeoutMS=200, connectTimeoutMS=200
+    )
+    recorder = HistoryRecorder(HistoryStore(unreachable["nowhere"], RETENTION_S))
+    recorder.status("c1", CommandStatus.RUNNING, started=True)
+    recorder.accepted(command(), CommandStatus.ACCEPTED)
+    recorder.hook_run("c1", run("audit.record"))
+    unreachable.close()
+    assert sum("was not recorded" in r.getMessage() for r in caplog.records) == 3
+    assert utc_now()  # nothing raised
