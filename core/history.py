@@ -30,6 +30,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import OperationFailure, PyMongoError
 
+from core import tracing
 from events import Command, CommandStatus, HookRun, HookRunStatus, utc_now
 
 log = logging.getLogger(__name__)
@@ -72,11 +73,23 @@ class CommandSummary(BaseModel):
     error: str | None = None
     timeline: list[StatusChange] = []
     hook_runs: list[HookRunRecord] = []
+    # The OpenTelemetry trace of its request, when the gateway traces (``core.tracing``).
+    trace_id: str | None = None
 
     @property
     def hook_failures(self) -> int:
         failed = (HookRunStatus.FAILED, HookRunStatus.DEAD)
-        return sum(1 for r in self.hook_runs if r.run.status in failed)
+        return sum(1 for r in self.hooks if r.run.status in failed)
+
+    @property
+    def hooks(self) -> list[HookRunRecord]:
+        """The hook runs, without the tries of outbound webhook deliveries."""
+        return [r for r in self.hook_runs if r.run.target is None]
+
+    @property
+    def deliveries(self) -> list[HookRunRecord]:
+        """The tries of the outbound webhook deliveries of its events (``modules.webhooks``)."""
+        return [r for r in self.hook_runs if r.run.target is not None]
 
 
 class HistoryQuery(BaseModel):
@@ -138,6 +151,9 @@ class HistoryStore:
             "owner": command.actor.principal,
             "created_at": command.submitted_at.timestamp(),
         }
+        trace_id = tracing.trace_id(command.traceparent)
+        if trace_id is not None:
+            identity["trace_id"] = trace_id
         if replay:
             self._status(command.id, status, at or utc_now(), identity, {})
             return

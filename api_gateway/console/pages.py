@@ -108,6 +108,8 @@ async def command_json(request: Request) -> Response:
     return JSONResponse(
         {
             "summary": summary.model_dump(mode="json"),
+            "hooks": [r.model_dump(mode="json") for r in summary.hooks],
+            "deliveries": [r.model_dump(mode="json") for r in summary.deliveries],
             "done": view["done"],
             "live_status": view["live_status"],
         }
@@ -127,9 +129,7 @@ async def _command_view(request: Request) -> dict[str, Any]:
         "summary": summary,
         "live_status": live.status.value if live else None,
         "done": live.is_done if live else summary.status.is_terminal,
-        # Filled by the tracing work (issue 16, part 3) and the webhook deliveries.
-        "trace_id": None,
-        "deliveries": [],
+        "trace_id": summary.trace_id or (live.trace_id if live else None),
     }
 
 

@@ -155,9 +155,11 @@ def chromium_or_skip() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One chromium for the session (Playwright's own browsers are never downloaded)."""
+    """One chromium for the browser tests' module (Playwright's own browsers are never
+    downloaded). Not for the session: Playwright's sync API keeps an event loop running in
+    the main thread while it is open, and a later test's ``asyncio.run`` would refuse it."""
     path = chromium_or_skip()
     from playwright.sync_api import sync_playwright
 

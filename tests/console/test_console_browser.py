@@ -88,7 +88,7 @@ def test_filter_commands_then_open_one_and_see_its_hooks_in_order(
     page.wait_for_url(f"**/console/commands/{command_id}")
     hooks = page.locator("#hooks .hook-name")
     hooks.nth(1).wait_for()
-    assert hooks.all_inner_texts() == ["notifications.notify", "audit.record"]
+    assert hooks.all_inner_texts() == ["notifications.notify", "audit.record", "webhooks.fan_out"]
     timeline = page.locator("#timeline .status").all_inner_texts()
     assert timeline == ["accepted", "running", "succeeded"]
     screenshot(page, "command")

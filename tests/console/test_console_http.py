@@ -12,6 +12,8 @@ import pytest
 from tests.conftest import RunningStack
 from tests.console.conftest import Account, bury_deposit, csrf_of, sign_in
 from tests.e2e.helpers import poll, signed_up
+from tests.faults.harness import wait_for
+from tests.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
 
@@ -169,7 +171,7 @@ def test_a_deposit_is_in_the_history_with_its_hooks_in_order(
     assert summary["attempts"] == 1
     assert [c["status"] for c in summary["timeline"]] == ["accepted", "running", "succeeded"]
     hooks = [f"{r['run']['module']}.{r['run']['handler']}" for r in summary["hook_runs"]]
-    assert hooks == ["notifications.notify", "audit.record"]
+    assert hooks == ["notifications.notify", "audit.record", "webhooks.fan_out"]
     listed = operator.get(
         "/console/commands", params={"name": "wallet.deposit", "owner": f"user:{user_id}"}
     )
@@ -237,3 +239,37 @@ def test_a_scheduled_command_cancelled_before_it_started_is_in_the_history(
     assert summary["status"] == "cancelled"
     assert [c["status"] for c in summary["timeline"]] == ["scheduled", "cancelled"]
     assert summary["name"] == "wallet.deposit" and summary["finished_at"] is not None
+
+
+def test_a_command_page_lists_the_webhook_deliveries_its_events_caused(
+    client: httpx.Client, operator_account: Account, console_as: Any
+) -> None:
+    """Each try of a delivery is on the command's page, apart from its hook runs."""
+    _, auth = signed_up(client)
+    with WebhookReceiver() as receiver:
+        endpoint = client.post(
+            "/webhooks/endpoints",
+            json={"url": receiver.url, "events": ["wallet_credited"]},
+            headers={**auth, "Prefer": "wait=10"},
+        ).json()
+        receiver.secrets = [endpoint["secret"]]
+        receiver.fail_first(1)
+        deposit = client.post(
+            "/wallet/deposit", json={"amount": 4}, headers={**auth, "Prefer": "wait=10"}
+        )
+        command_id = deposit.headers["Location"].rsplit("/", 1)[-1]
+        wait_for(lambda: len(receiver.requests) == 2, 15, "a failed try and a successful one")
+    operator = console_as(operator_account)
+    view = wait_for(
+        lambda: (found := live(operator, command_id)) and len(found["deliveries"]) == 2 and found,
+        10,
+        "both tries in the history",
+    )
+    assert [r["run"]["status"] for r in view["deliveries"]] == ["failed", "succeeded"]
+    webhook_id = receiver.requests[0].webhook_id
+    assert {r["run"]["target"] for r in view["deliveries"]} == {
+        f"{endpoint['endpoint_id']}/{webhook_id}"
+    }
+    assert all(r["run"]["target"] is None for r in view["hooks"])
+    page = operator.get(f"/console/commands/{command_id}").text
+    assert webhook_id in page and "HTTP 500" in page

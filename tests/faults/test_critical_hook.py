@@ -32,7 +32,7 @@ pytestmark = pytest.mark.faults
 # (the fault stack's backoff is at most 2 s), so a retry, not a replay, recovers it.
 POISON_RETRIES = 40
 OPEN_WALLET = "wallet.open_wallet"
-LATER_HOOKS = ["notifications.notify", "audit.record"]
+LATER_HOOKS = ["notifications.notify", "audit.record", "webhooks.fan_out"]
 HELD_S = 30.0
 RECOVERY_S = 30.0
 
@@ -149,7 +149,10 @@ def check_other_events_run(client: httpx.Client, ada: Registration) -> dict[str,
     response = client.post("/public/login", json=credentials, headers={"Prefer": "wait=10"})
     assert response.status_code == 200, response.text
     document = client.get(response.headers["Location"], headers=claim(response)).json()
-    assert hook_runs(document, "user_logged_in") == [("audit.record", "succeeded", 1)]
+    assert hook_runs(document, "user_logged_in") == [
+        ("audit.record", "succeeded", 1),
+        ("webhooks.fan_out", "succeeded", 1),
+    ]
     return bearer(response.json())
 
 

@@ -31,7 +31,7 @@ function renderHooks(list, runs) {
     li.append(
       text("time", "", clock(record.at)),
       text("strong", "hook-name", run.module + "." + run.handler),
-      text("span", "muted", "on " + run.event + " · priority " + run.priority + " · try " + run.attempts),
+      text("span", "muted", "on " + run.event + (run.target ? " → " + run.target : " · priority " + run.priority) + " · try " + run.attempts),
       text("span", "status status-" + run.status, run.status),
       text("span", "bar-ms", run.duration_ms.toFixed(1) + " ms"),
     );
@@ -53,7 +53,8 @@ async function follow(section) {
     status.className = "status status-" + summary.status;
     document.getElementById("attempts").textContent = summary.attempts;
     renderTimeline(document.getElementById("timeline"), summary.timeline);
-    renderHooks(document.getElementById("hooks"), summary.hook_runs);
+    renderHooks(document.getElementById("hooks"), view.hooks);
+    renderHooks(document.getElementById("deliveries"), view.deliveries);
     if (view.done) { section.dataset.done = "true"; return; }
   }
 }
