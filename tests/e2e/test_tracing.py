@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from core import history
 from tests.faults.harness import FaultStack, sign_up, wait_for
 from tests.otlp_receiver import OtlpReceiver, ReceivedSpan
 
@@ -53,6 +54,11 @@ def test_one_deposit_is_one_trace_from_the_gateway_through_the_worker_to_its_hoo
         command_id = deposited.headers["Location"].rsplit("/", 1)[-1]
         trace_id = client.get(f"/commands/{command_id}", headers=auth).json()["trace_id"]
     assert isinstance(trace_id, str) and len(trace_id) == 32
+    # The console's command page shows it from the history, which keeps it past Redis's TTL.
+    kept = wait_for(
+        lambda: stack.store[history.COLLECTION].find_one({"_id": command_id}), 5, "history"
+    )
+    assert kept["trace_id"] == trace_id
 
     def hook_spans() -> list[ReceivedSpan]:
         """Both hook spans, once the gateway's request span (ended last) is in too."""
