@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 GATEWAY = "hookline-gateway"
 WORKER = "hookline-worker"
 TRACER = "hookline"
+OUTCOME = "hookline.outcome"  # on Hookline's own spans: succeeded or failed
 
 _provider: Any = None
 
@@ -126,7 +127,8 @@ def span(
     name: str, *, parent: str | None = None, attributes: Mapping[str, Any] | None = None
 ) -> Iterator[None]:
     """A span around the block, a child of the current span (or of ``parent`` when none is
-    current); an exception escaping it is recorded on it."""
+    current), with its ``hookline.outcome``: ``succeeded``, or ``failed`` when an exception
+    escapes it (the exception is recorded on it too)."""
     if _provider is None:
         yield
         return
@@ -134,8 +136,15 @@ def span(
 
     context = None if parent is None or _current_is_valid() else _extract(parent)
     tracer = trace.get_tracer(TRACER)
-    with tracer.start_as_current_span(name, context=context, attributes=dict(attributes or {})):
-        yield
+    with tracer.start_as_current_span(
+        name, context=context, attributes=dict(attributes or {})
+    ) as current:
+        try:
+            yield
+        except BaseException:
+            current.set_attribute(OUTCOME, "failed")
+            raise
+        current.set_attribute(OUTCOME, "succeeded")
 
 
 def _current_is_valid() -> bool:

@@ -115,3 +115,45 @@ def test_a_scheduled_command_released_later_stays_in_its_requests_trace(
     by_id = {s.span_id: s for s in spans}
     (run,) = [s for s in spans if s.name == "command wallet.deposit"]
     assert ancestors(run, by_id)[-1].service == "hookline-gateway"
+
+
+def test_a_hooks_retry_stays_in_its_commands_trace_and_each_try_has_its_outcome(
+    traced: tuple[FaultStack, OtlpReceiver],
+) -> None:
+    """A worker whose hooks all fail after their effect retries them later, in new tasks:
+    the second try's span descends from the gateway's request too; the first says failed."""
+    stack, receiver = traced
+    _, auth = sign_up(stack.base_url)
+    stack.stop_worker()
+    stack.env["HOOKLINE_FAILPOINTS"] = "hooks.after_effect=raise"
+    stack.start_worker()
+    try:
+        with httpx.Client(base_url=stack.base_url, timeout=30) as client:
+            accepted = client.post("/wallet/deposit", json={"amount": 3}, headers=auth)
+            assert accepted.status_code == 202, accepted.text
+            trace_id = client.get(accepted.headers["Location"], headers=auth).json()["trace_id"]
+
+        def retried() -> list[ReceivedSpan]:
+            mine = [s for s in receiver.spans if s.trace_id == trace_id]
+            tries = [s for s in mine if s.name == "hook audit.record"]
+            return mine if {s.attributes.get("hookline.attempt") for s in tries} >= {1, 2} else []
+
+        spans = wait_for(retried, 30, "the audit hook's second try in the deposit's trace")
+    finally:
+        stack.stop_worker()
+        del stack.env["HOOKLINE_FAILPOINTS"]
+        stack.start_worker()
+    by_id = {s.span_id: s for s in spans}
+    audits = [s for s in spans if s.name == "hook audit.record"]
+    (event_id, *_) = [
+        s.attributes["hookline.event_id"] for s in audits if s.attributes["hookline.attempt"] == 2
+    ]
+    tries = {
+        s.attributes["hookline.attempt"]: s
+        for s in audits
+        if s.attributes["hookline.event_id"] == event_id
+    }
+    assert tries[1].attributes["hookline.outcome"] == "failed"
+    lineage = ancestors(tries[2], by_id)
+    assert lineage and lineage[-1].service == "hookline-gateway"
+    assert tries[1] not in lineage  # the retry is its own task, not inside the failed try
