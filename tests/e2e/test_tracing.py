@@ -109,7 +109,9 @@ def test_a_scheduled_command_released_later_stays_in_its_requests_trace(
 
     def ran() -> list[ReceivedSpan]:
         mine = [s for s in receiver.spans if s.trace_id == trace_id]
-        return mine if any(s.name == "command wallet.deposit" for s in mine) else []
+        ran = any(s.name == "command wallet.deposit" for s in mine)
+        gateway_root = any(s.service == "hookline-gateway" and not s.parent_span_id for s in mine)
+        return mine if ran and gateway_root else []
 
     spans = wait_for(ran, 20, "the scheduled deposit's run in its request's trace")
     by_id = {s.span_id: s for s in spans}

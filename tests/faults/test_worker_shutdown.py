@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from collections.abc import Callable
 
 import pytest
@@ -59,7 +58,7 @@ def test_sigterm_to_a_busy_worker_loses_nothing(
     )
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(240)
 def test_sigterm_returns_work_stuck_past_the_soft_shutdown_to_the_broker(
     fault_stack: StackFactory, figures: Callable[..., None]
 ) -> None:
@@ -79,13 +78,18 @@ def test_sigterm_returns_work_stuck_past_the_soft_shutdown_to_the_broker(
     assert mongo is not None
     os.kill(mongo.pid, signal.SIGSTOP)  # every store call now hangs
     try:
-        time.sleep(1.0)
-        stuck = [i for i, s in zip(ids, stack.statuses(ids), strict=True) if s == "running"]
+        # One user's deposits run in line: wait for the head to hang in the frozen store.
+        stuck = wait_for(
+            lambda: [i for i, s in zip(ids, stack.statuses(ids), strict=True) if s == "running"],
+            5,
+            "a command hanging in the frozen store",
+        )
         exit_s = stack.stop_worker()
     finally:
         os.kill(mongo.pid, signal.SIGCONT)
     stack.start_worker()
-    stack.await_all_done(ids, timeout_s=90)
+    # 100 deposits of one user run in line; the one stuck holds it until its lease ends.
+    stack.await_all_done(ids, timeout_s=180)
 
     assert stuck, "no command was running when the store froze"
     assert all(a >= 2 for a in stack.attempts(stuck))  # cancelled, then run again
