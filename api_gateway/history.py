@@ -1,17 +1,14 @@
 """The gateway's side of the command history (``core.history``).
 
 It writes what only the gateway sees (a command accepted or scheduled, a cancel before
-it started) and reads what the console shows. Writes go to one thread of their own,
-in order, and the request does not wait for them: a slow or absent MongoDB costs a
-request nothing, and a failed write is logged (``HistoryRecorder``). Reads run in a
-thread too, since pymongo blocks.
+it started) and reads what the console shows. Writes go through ``HistoryRecorder``,
+off the request's path; reads run in a thread, since pymongo blocks.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from pymongo import MongoClient
@@ -33,7 +30,6 @@ class GatewayHistory:
         self._client = client
         self._store = store
         self._recorder = HistoryRecorder(store)
-        self._writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="history")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GatewayHistory:
@@ -46,11 +42,11 @@ class GatewayHistory:
 
     def accepted(self, command: Command, status: CommandStatus) -> None:
         """``command`` is on the broker (accepted) or in the schedule (scheduled)."""
-        self._writes.submit(self._recorder.accepted, command, status, utc_now())
+        self._recorder.accepted(command, status, utc_now())
 
     def cancelled(self, command_id: str) -> None:
         """``command_id`` was cancelled before it started: it never runs."""
-        self._writes.submit(self._recorder.status, command_id, CommandStatus.CANCELLED)
+        self._recorder.status(command_id, CommandStatus.CANCELLED)
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -64,5 +60,5 @@ class GatewayHistory:
         return await asyncio.to_thread(self._store.outcomes_per_minute, minutes)
 
     def close(self) -> None:
-        self._writes.shutdown(wait=True, cancel_futures=False)
+        self._recorder.close()
         self._client.close()

@@ -8,8 +8,10 @@ Writers: the gateway (accepted, scheduled, cancelled before start; ``api_gateway
 and the worker's command state store (every other status change and every hook run;
 ``core.command_state``). Each write is one upsert keyed by the command id; a timeline
 entry is keyed by its time and status, a hook run by its run id and try, so a write
-repeated changes nothing. A write never fails a command: ``HistoryRecorder`` logs and
-goes on.
+repeated changes nothing. A write never fails or holds up a command: ``HistoryRecorder``
+makes its writes in order on a thread of its own, so a slow or frozen MongoDB costs the
+caller nothing (a worker's status change or retry must not wait on it), and logs a write
+that failed.
 
 Times are stored as epoch seconds (numbers compare and sort the same everywhere), except
 the TTL index's field, ``ttl.at``, a date as TTL indexes need, written as a whole
@@ -21,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -261,10 +264,12 @@ class HistoryStore:
 
 
 class HistoryRecorder:
-    """The writers' face of the store: a failed write is logged, never raised."""
+    """The writers' face of the store: writes queued to one thread, in order; a failed
+    write is logged, never raised."""
 
     def __init__(self, store: HistoryStore) -> None:
         self.store = store
+        self._writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hookline-history")
 
     def accepted(
         self,
@@ -295,8 +300,19 @@ class HistoryRecorder:
     def hook_run(self, command_id: str, run: HookRun) -> None:
         self._guard("hook run", command_id, self.store.record_hook_run, command_id, run)
 
+    def flush(self) -> None:
+        """Wait until every write queued so far has been made (or logged as failed)."""
+        self._writes.submit(lambda: None).result()
+
+    def close(self) -> None:
+        """Make the queued writes, then stop (a caller bounds how long it waits)."""
+        self._writes.shutdown(wait=True)
+
+    def _guard(self, what: str, command_id: str, write: Any, *args: Any, **kwargs: Any) -> None:
+        self._writes.submit(self._write, what, command_id, write, *args, **kwargs)
+
     @staticmethod
-    def _guard(what: str, command_id: str, write: Any, *args: Any, **kwargs: Any) -> None:
+    def _write(what: str, command_id: str, write: Any, *args: Any, **kwargs: Any) -> None:
         try:
             write(*args, **kwargs)
         except PyMongoError as e:

@@ -45,6 +45,8 @@ class WorkerServices:
     state: CommandStateStore
     # The commands' summaries in MongoDB; ``state`` writes them (``core.history``).
     history: HistoryStore
+    # Its writer: off the callers' threads, so no status change waits on MongoDB.
+    history_writes: HistoryRecorder
     read_models: ReadModelStore
     hook_runs: HookRunLedger
     dead_letters: DeadLetterStore
@@ -77,6 +79,7 @@ class WorkerServices:
         sender = Sender(celery, ledger, settings.broker_publish_timeout_s)
         lines = SerialLines(client, sender, settings.command_ttl_s, settings.redelivery_grace_s)
         history = HistoryStore(db, settings.history_retention_s)
+        recorder = HistoryRecorder(history)
         return cls(
             settings=settings,
             mongo=mongo,
@@ -89,9 +92,10 @@ class WorkerServices:
                 settings.publish_fence_s,
                 index=IndexBounds.from_settings(settings),
                 lines=lines,
-                history=HistoryRecorder(history),
+                history=recorder,
             ),
             history=history,
+            history_writes=recorder,
             read_models=ReadModelStore(client, settings.read_model_ttl_s),
             hook_runs=HookRunLedger(db),
             dead_letters=DeadLetterStore(db),
@@ -111,5 +115,6 @@ class WorkerServices:
         )
 
     def close(self) -> None:
+        self.history_writes.close()
         self.mongo.close()
         self.redis.close()

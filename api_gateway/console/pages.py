@@ -22,6 +22,7 @@ from api_gateway.console.web import SignInRequired, Viewer, page, render, viewer
 from api_gateway.errors import ServiceUnavailable
 from api_gateway.health_routes import worker_snapshots
 from core.celery_app import ADMIN_QUEUE, EVENTS_QUEUE
+from core.command_state import CommandDocument
 from core.history import CommandSummary, HistoryQuery
 from core.redelivery import backlog
 from events import CommandStatus, DeadLetterQuery, InvalidInput, NotFound
@@ -116,6 +117,13 @@ async def command_json(request: Request) -> Response:
     )
 
 
+def _caught_up(summary: CommandSummary, live: CommandDocument) -> bool:
+    """The command is done, and its summary shows its end and every hook run."""
+    return (
+        live.is_done and summary.status is live.status and len(summary.hook_runs) >= len(live.hooks)
+    )
+
+
 async def _command_view(request: Request) -> dict[str, Any]:
     command_id = request.path_params["command_id"]
     if not command_id.isalnum() or len(command_id) > 64:
@@ -128,7 +136,8 @@ async def _command_view(request: Request) -> dict[str, Any]:
     return {
         "summary": summary,
         "live_status": live.status.value if live else None,
-        "done": live.is_done if live else summary.status.is_terminal,
+        # Done once the history caught up with Redis too: its writes land a moment later.
+        "done": _caught_up(summary, live) if live else summary.status.is_terminal,
         "trace_id": summary.trace_id or (live.trace_id if live else None),
     }
 

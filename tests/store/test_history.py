@@ -121,7 +121,8 @@ def test_a_failed_write_is_logged_never_raised(caplog: Any) -> None:
     recorder = HistoryRecorder(HistoryStore(unreachable["nowhere"], RETENTION_S))
     recorder.status("c1", CommandStatus.RUNNING, started=True)
     recorder.accepted(command(), CommandStatus.ACCEPTED)
-    recorder.hook_run("c1", run("audit.record"))
+    recorder.hook_run("c1", run("audit.record"))  # queued: the caller does not wait
+    recorder.flush()
     unreachable.close()
     assert sum("was not recorded" in r.getMessage() for r in caplog.records) == 3
     assert utc_now()  # nothing raised
