@@ -2,8 +2,8 @@
 
 Settings make delivery at-least-once: a message is acknowledged only after its
 task ran (late acks), a task whose process died goes back to the queue (reject
-on worker lost), a worker holds one message per process (prefetch 1), JSON
-only. On SIGTERM (with ``REMAP_SIGTERM=SIGQUIT``, see ``hookline.stack``) a
+on worker lost) and so does one stopped at its hard time limit, a worker holds
+one message per process (prefetch 1), JSON only. On SIGTERM (with ``REMAP_SIGTERM=SIGQUIT``, see ``hookline.stack``) a
 worker gives running tasks ``worker_soft_shutdown_s`` to finish and returns the
 rest to the broker. RabbitMQ confirms every publish before it returns. On the
 Redis broker a message that nobody acknowledged is redelivered after the
@@ -69,7 +69,11 @@ def make_celery(settings: Settings, queues: Iterable[str] = ()) -> Celery:
         task_ignore_result=True,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
-        task_acks_on_failure_or_timeout=True,
+        task_acks_on_failure=True,
+        # A task stopped at its hard time limit goes back to the broker, never lost: its
+        # soft limit had already run the retry policy, so what hung is the failure path
+        # itself (a store frozen mid-write), and the message is all that is left of it.
+        task_acks_on_timeout=False,
         worker_prefetch_multiplier=1,
         worker_send_task_events=settings.task_events,
         task_send_sent_event=settings.task_events,

@@ -59,6 +59,7 @@ DECLARED: Mapping[str, Failpoint] = {
         Failpoint("hooks.after_mark", "a hook's completion recorded, its trace not yet written"),
         Failpoint("command.after_events", "a command's events published, its outcome not stored"),
         Failpoint("command.after_result", "a command's outcome stored, its task not acknowledged"),
+        Failpoint("retry.before_send", "a failed try's retry decided and noted, not yet sent"),
         Failpoint("gateway.after_publish", "the gateway published a command, not yet answered"),
     )
 }

@@ -15,7 +15,8 @@ replay has run to an outcome.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import redis
@@ -24,10 +25,12 @@ from celery.exceptions import Reject, Retry
 
 from core.celery_app import ADMIN_QUEUE, EVENTS_QUEUE, HOOK_TASK, event_task_name
 from core.command_state import CommandBusy, CommandRefused, CommandUnconfirmed, NotYourTurn
+from core.failpoints import failpoint
 from core.redelivery import SentMessage
 from events import Command, Event, EventCatalogue, InvalidTransition
 from events.platform_commands import ADMIN_COMMANDS
 from modules import BaseModule
+from workers.failures import describe
 from workers.hook_runner import UnknownHook
 from workers.retry import RetryDecision
 from workers.runtime import Runtime
@@ -56,10 +59,30 @@ class HooklineTask(Task):  # type: ignore[misc]
         except redis.RedisError as e:
             log.warning("message %s not marked started: %s", self.request.id, e)
 
-    def try_again(self, decision: RetryDecision, error: Exception) -> Exception:
-        """The ``Retry`` to raise: the same message, next try number, after the countdown."""
-        kwargs = {**(self.request.kwargs or {}), "attempt": decision.next_attempt}
-        return self.again(kwargs, decision.countdown_s, error)
+    def after_failure(self, decide: Callable[[Exception], RetryDecision], error: Exception) -> None:
+        """A try failed with ``error``: ``decide`` runs the retry policy and its bookkeeping;
+        a retry is sent as the same message with the next try number, and Celery's
+        ``Retry`` raised.
+
+        Nothing that breaks off this path may lose the message: a second soft time limit
+        (Celery can signal one twice), a store or the broker down. Whatever does returns
+        the message to the broker (``Reject``), where it runs again with the same try
+        number; the message in hand is only acknowledged once its retry is sent."""
+        try:
+            decision = decide(error)
+            if not decision.retry:
+                return
+            failpoint("retry.before_send")
+            kwargs = {**(self.request.kwargs or {}), "attempt": decision.next_attempt}
+            retry = self.again(kwargs, decision.countdown_s, error)
+        except Exception as e:  # whatever broke off the failure path, the message survives
+            raise self.back_to_broker(e) from e
+        raise retry from error
+
+    def back_to_broker(self, error: Exception) -> Reject:
+        """The ``Reject`` that returns the message in hand to the broker, unacknowledged."""
+        log.warning("message %s back to the broker: %s", self.request.id, describe(error))
+        return Reject(describe(error), requeue=True)
 
     def in_hand(
         self, kwargs: dict[str, Any] | None = None, countdown_s: float = 0.0
@@ -78,12 +101,10 @@ class HooklineTask(Task):  # type: ignore[misc]
         """Send this task again through the sender and return Celery's ``Retry``, which
         acknowledges the message in hand. If the retry cannot be sent (the broker or Redis
         is down), the message goes back to the broker instead of being lost."""
-        message = self.in_hand(kwargs, countdown_s)
         try:
-            self.runtime.services.sender.send([message])
+            self.runtime.services.sender.send([self.in_hand(kwargs, countdown_s)])
         except Exception as e:  # whatever stopped the publish, the message must survive
-            log.warning("retry of %s not sent (%s); requeued", self.request.id, e)
-            raise Reject(str(e), requeue=True) from e
+            raise self.back_to_broker(e) from e
         retry: Exception = Retry(exc=error, when=countdown_s)
         return retry
 
@@ -133,9 +154,8 @@ def _command_task(app: Celery, name: str, queue: str) -> None:
         except InvalidTransition:
             log.info("command %s was finished by another delivery", command.id)
         except Exception as e:  # isolation boundary: the retry policy decides what follows
-            decision = runtime.failures.command_failed(command, e, attempt)
-            if decision.retry:
-                raise self.try_again(decision, e) from e
+            decide = partial(runtime.failures.command_failed, command, attempt=attempt)
+            self.after_failure(decide, e)
             return
         _resolve(runtime, replay_of)
 
@@ -151,9 +171,7 @@ def _event_task(app: Celery, name: str) -> None:
         try:
             runtime.run_event(event)
         except Exception as e:  # isolation boundary: hooks are isolated, this is the bookkeeping
-            decision = runtime.failures.event_failed(event, e, attempt)
-            if decision.retry:
-                raise self.try_again(decision, e) from e
+            self.after_failure(partial(runtime.failures.event_failed, event, attempt=attempt), e)
             return
         _resolve(runtime, replay_of)
 
@@ -193,6 +211,5 @@ def _hook_task(app: Celery) -> None:
         except UnknownHook:
             log.exception("hook %s on event %s cannot be run here", hook_key, event.id)
         except Exception as e:  # isolation boundary: the hook is isolated, this is the bookkeeping
-            decision = runtime.failures.hook_failed(event, hook_key, e, attempt)
-            if decision.retry:
-                raise self.try_again(decision, e) from e
+            decide = partial(runtime.failures.hook_failed, event, hook_key, attempt=attempt)
+            self.after_failure(decide, e)

@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 
 import pytest
 
 from tests.faults.conftest import StackFactory
-from tests.faults.harness import Deposits, assert_deposits_applied_once, sign_up, wait_for
+from tests.faults.harness import (
+    Deposits,
+    FaultStack,
+    assert_deposits_applied_once,
+    sign_up,
+    wait_for,
+)
 
 pytestmark = pytest.mark.faults
 
@@ -26,6 +33,18 @@ DEPOSITS = 300
 # waits (so the time limit never ends one), with the visibility timeout above the time
 # limit plus the longest retry wait (10 + 2 s).
 STUCK_TIMINGS = {"HOOKLINE_TASK_TIME_LIMIT_S": "10", "HOOKLINE_VISIBILITY_TIMEOUT_S": "14"}
+
+
+def hanging(stack: FaultStack, ids: Sequence[str]) -> list[str]:
+    """The commands running now and still running a second later: a command seen running
+    as the store froze may have been past its last store call, and finish."""
+
+    def running() -> set[str]:
+        return {i for i, s in zip(ids, stack.statuses(ids), strict=True) if s == "running"}
+
+    before = running()
+    time.sleep(1.0)
+    return sorted(before & running())
 
 
 @pytest.mark.timeout(120)
@@ -79,11 +98,7 @@ def test_sigterm_returns_work_stuck_past_the_soft_shutdown_to_the_broker(
     os.kill(mongo.pid, signal.SIGSTOP)  # every store call now hangs
     try:
         # One user's deposits run in line: wait for the head to hang in the frozen store.
-        stuck = wait_for(
-            lambda: [i for i, s in zip(ids, stack.statuses(ids), strict=True) if s == "running"],
-            5,
-            "a command hanging in the frozen store",
-        )
+        stuck = wait_for(lambda: hanging(stack, ids), 10, "a command hanging in the frozen store")
         exit_s = stack.stop_worker()
     finally:
         os.kill(mongo.pid, signal.SIGCONT)
