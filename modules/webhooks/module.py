@@ -94,6 +94,8 @@ class WebhooksModule(BaseModule):
         "Outbound webhooks: events delivered to your endpoints, signed per Standard Webhooks, "
         "tried again on a schedule."
     )
+    # An admin's endpoint hears anyone while its owner is an admin: their roles are read.
+    dependencies = ("user_management",)
     permissions = (
         Permission(MANAGE, description="Subscribe your endpoints to events about you"),
         Permission(
@@ -213,13 +215,17 @@ class WebhooksModule(BaseModule):
         return endpoint
 
     @staticmethod
-    def hears(endpoint: Endpoint, event: str, subjects: frozenset[str]) -> bool:
-        """Whether ``event``, about ``subjects``, goes to ``endpoint``."""
+    def hears(
+        endpoint: Endpoint, event: str, subjects: frozenset[str], owner_hears_anyone: bool
+    ) -> bool:
+        """Whether ``event``, about ``subjects``, goes to ``endpoint``. An endpoint created
+        to hear anyone does so while its owner still holds ``webhooks:manage_any``
+        (``owner_hears_anyone``); else it hears only events about its owner."""
         if not endpoint.enabled or endpoint.deleted_ms is not None:
             return False
         if event not in endpoint.events and WILDCARD not in endpoint.events:
             return False
-        return endpoint.any_user or endpoint.owner_id in subjects
+        return (endpoint.any_user and owner_hears_anyone) or endpoint.owner_id in subjects
 
     # -- deliveries -------------------------------------------------------------------------
 

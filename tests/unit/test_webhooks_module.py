@@ -53,12 +53,16 @@ def test_users_subscribe_to_events_about_users_admins_to_any() -> None:
 def test_an_endpoint_hears_its_events_about_its_owner_unless_it_may_hear_anyone() -> None:
     module = WebhooksModule()
     mine = endpoint()
-    assert module.hears(mine, "wallet_credited", frozenset({"ada"}))
-    assert not module.hears(mine, "wallet_credited", frozenset({"bob"}))
-    assert not module.hears(mine, "wallet_debited", frozenset({"ada"}))
-    assert module.hears(endpoint(events=("*",)), "wallet_debited", frozenset({"ada"}))
-    assert module.hears(endpoint(any_user=True), "wallet_credited", frozenset())
-    assert not module.hears(endpoint(enabled=False), "wallet_credited", frozenset({"ada"}))
+    assert module.hears(mine, "wallet_credited", frozenset({"ada"}), False)
+    assert not module.hears(mine, "wallet_credited", frozenset({"bob"}), False)
+    assert not module.hears(mine, "wallet_debited", frozenset({"ada"}), False)
+    assert module.hears(endpoint(events=("*",)), "wallet_debited", frozenset({"ada"}), False)
+    assert not module.hears(endpoint(enabled=False), "wallet_credited", frozenset({"ada"}), False)
+    wide = endpoint(any_user=True)
+    assert module.hears(wide, "wallet_credited", frozenset(), True)
+    # Its owner lost webhooks:manage_any: it hears only events about them.
+    assert not module.hears(wide, "wallet_credited", frozenset({"bob"}), False)
+    assert module.hears(wide, "wallet_credited", frozenset({"ada"}), False)
 
 
 def test_the_schedule_gives_the_delay_before_each_try_and_then_none() -> None:
