@@ -73,6 +73,7 @@ from workers.documents import from_document, insert_once, to_document
 from workers.listing import page_of
 from workers.metrics import observe_webhook_try
 from workers.orchestrator import Orchestrator, Step
+from workers.orchestrators.user_management import UserManagementOrchestrator
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +253,10 @@ class WebhooksOrchestrator(Orchestrator[WebhooksModule]):
         subjects = self.catalogue[event.name].subjects_of(event.envelope.payload)
         selector = {"enabled": True, "events": {"$in": [event.name, WILDCARD]}}
         endpoints = [from_document(Endpoint, d) for d in self._endpoints().find(selector)]
-        hearing = [e for e in endpoints if self.module.hears(e, event.name, subjects)]
+        wide = self._hear_anyone({e.owner_id for e in endpoints if e.any_user})
+        hearing = [
+            e for e in endpoints if self.module.hears(e, event.name, subjects, e.owner_id in wide)
+        ]
         if not hearing:
             return
         now = utc_now()
@@ -469,6 +473,15 @@ class WebhooksOrchestrator(Orchestrator[WebhooksModule]):
         observe_webhook_try(str(status), attempt.duration_s)
 
     # -- helpers ----------------------------------------------------------------------------
+
+    def _hear_anyone(self, owners: set[str]) -> frozenset[str]:
+        """Of ``owners`` (of endpoints created to hear anyone), those who still hold
+        ``webhooks:manage_any`` by the roles MongoDB has now: an admin who lost the role
+        keeps endpoints that hear only events about them."""
+        users = self.peer(UserManagementOrchestrator)
+        roles = self.services.roles
+        found = (users.find_by_id(owner) for owner in owners)
+        return frozenset(u.id for u in found if u and MANAGE_ANY in roles.of_roles(u.roles))
 
     def _any(self, ctx: CommandContext) -> bool:
         return self.services.roles.has_permission(ctx.actor, MANAGE_ANY)
