@@ -1,14 +1,14 @@
 """The Celery application both sides build: the gateway to publish, workers to consume.
 
-Settings make delivery at-least-once: a message is acknowledged only after its
-task ran (late acks), a task whose process died goes back to the queue (reject
-on worker lost) and so does one stopped at its hard time limit, a worker holds
-one message per process (prefetch 1), JSON only. On SIGTERM (with ``REMAP_SIGTERM=SIGQUIT``, see ``hookline.stack``) a
-worker gives running tasks ``worker_soft_shutdown_s`` to finish and returns the
-rest to the broker. RabbitMQ confirms every publish before it returns. On the
-Redis broker a message that nobody acknowledged is redelivered after the
-visibility timeout, so that timeout must outlast the longest a task can hold
-its message: a retry's countdown plus the task time limit (checked here).
+Settings make delivery at-least-once: a message is acknowledged only after its task
+ran (late acks), a task whose process died goes back to the queue (reject on worker
+lost) and so does one stopped at its hard time limit, a worker holds one message per
+process (prefetch 1), JSON only. On SIGTERM (with ``REMAP_SIGTERM=SIGQUIT``, see
+``hookline.stack``) a worker gives running tasks ``worker_soft_shutdown_s`` to
+finish and returns the rest to the broker. RabbitMQ confirms every publish before it
+returns. On the Redis broker a message that nobody acknowledged is redelivered after
+the visibility timeout, so that timeout must outlast the longest a task can hold its
+message: a retry's countdown plus the task time limit (checked here).
 
 Task events cost a broker publish per task state, so they are off until someone
 watches: Flower turns the workers' events on when it starts (and every few
