@@ -23,6 +23,7 @@ from core.stores import connect_mongo, mongo_database
 from workers.documents import to_document
 
 QUEUE = "baseline"
+RECORD_TASK = "baseline.record"
 RESULT_TTL_S = 3600
 
 
@@ -62,7 +63,7 @@ def build(settings: Settings) -> Baseline:
         """The probe hook: validate the event payload and work out the receipt."""
         return ProbeModule.receipt(ProbeDone.model_validate(payload)).model_dump(mode="json")
 
-    @app.task(name="baseline.record", bind=True)  # type: ignore[untyped-decorator]
+    @app.task(name=RECORD_TASK, bind=True)  # type: ignore[untyped-decorator]
     def record(self: Task, value: int, hook_id: str) -> dict[str, Any]:
         """The probe command: one upsert keyed by the task id, then the hook as a second task."""
         item = ProbeModule.item(self.request.id, ProbeRequest(value=value))

@@ -2,8 +2,11 @@
 
 Hookline is driven over HTTP: ``POST /probe/work`` with ``Prefer: wait=30``,
 which answers with the command's outcome once the command and its hook have
-run. The baseline is driven with ``record.delay()`` and its results (the
-command task's and the hook task's) fetched from the Redis result backend.
+run. Plain Celery is driven with ``record.delay()`` and its results (the
+command task's and the hook task's) fetched from the Redis result backend. The
+hand-written peer (``bench.handwritten_app``) is driven over HTTP as its users
+would: ``POST /probe/work`` (``202``), then its status route polled every
+``POLL_S`` until both tasks are done.
 
 Two shapes of load:
 
@@ -34,6 +37,8 @@ from core.settings import Settings
 
 WAIT_S = 30
 CREATED = 201
+ACCEPTED = 202
+POLL_S = 0.005
 _MAX_CONNECTIONS = 512
 
 
@@ -103,7 +108,46 @@ async def _hookline_one(
     tally.add(started, ok)
 
 
+async def _peer_one(client: httpx.AsyncClient, value: int, started: float, tally: _Tally) -> None:
+    try:
+        response = await client.post(WORK_PATH, json={"value": value})
+        ok = response.status_code == ACCEPTED and await _polled(client, response.json())
+    except httpx.HTTPError:
+        ok = False
+    tally.add(started, ok)
+
+
+async def _polled(client: httpx.AsyncClient, accepted: dict[str, Any]) -> bool:
+    """Poll the peer's status route until the command is done; whether it succeeded."""
+    deadline = time.perf_counter() + WAIT_S
+    while time.perf_counter() < deadline:
+        status = (await client.get(accepted["status_url"])).json()["status"]
+        if status != "pending":
+            return bool(status == "succeeded")
+        await asyncio.sleep(POLL_S)
+    return False
+
+
+One = Callable[[httpx.AsyncClient, int, float, "_Tally"], Coroutine[Any, Any, None]]
+
+
 def hookline_closed(base_url: str, count: int, window: int) -> Run:
+    return http_closed(_hookline_one, base_url, count, window)
+
+
+def hookline_open(base_url: str, rate_per_s: float, duration_s: float) -> Run:
+    return http_open(_hookline_one, base_url, rate_per_s, duration_s)
+
+
+def peer_closed(base_url: str, count: int, window: int) -> Run:
+    return http_closed(_peer_one, base_url, count, window)
+
+
+def peer_open(base_url: str, rate_per_s: float, duration_s: float) -> Run:
+    return http_open(_peer_one, base_url, rate_per_s, duration_s)
+
+
+def http_closed(one: One, base_url: str, count: int, window: int) -> Run:
     """``count`` commands through ``window`` concurrent submitters."""
 
     async def main() -> Run:
@@ -113,7 +157,7 @@ def hookline_closed(base_url: str, count: int, window: int) -> Run:
 
             async def submitter() -> None:
                 for value in numbers:
-                    await _hookline_one(client, value, time.perf_counter(), tally)
+                    await one(client, value, time.perf_counter(), tally)
 
             started = time.perf_counter()
             await asyncio.gather(*(submitter() for _ in range(window)))
@@ -122,16 +166,14 @@ def hookline_closed(base_url: str, count: int, window: int) -> Run:
     return asyncio.run(main())
 
 
-def hookline_open(base_url: str, rate_per_s: float, duration_s: float) -> Run:
+def http_open(one: One, base_url: str, rate_per_s: float, duration_s: float) -> Run:
     """Commands started at ``rate_per_s`` for ``duration_s``; latency from the scheduled start."""
 
     async def main() -> Run:
         tally = _Tally()
         async with _http_client(base_url) as client:
             elapsed = await _paced(
-                rate_per_s,
-                duration_s,
-                lambda value, at: _hookline_one(client, value, at, tally),
+                rate_per_s, duration_s, lambda value, at: one(client, value, at, tally)
             )
         return tally.run(elapsed)
 

@@ -143,10 +143,16 @@ def gateway_argv(port: int) -> list[str]:
 
 def bare_argv(port: int) -> list[str]:
     """The same uvicorn command line serving the bare Starlette app."""
-    return [
-        ("bench.bare_app:app" if part == "api_gateway.app:app" else part)
-        for part in gateway_argv(port)
-    ]
+    return _serving("bench.bare_app:app", port)
+
+
+def handwritten_argv(port: int) -> list[str]:
+    """The same uvicorn command line serving the hand-written Starlette + Celery peer."""
+    return _serving("bench.handwritten_app:app", port)
+
+
+def _serving(app: str, port: int) -> list[str]:
+    return [(app if part == "api_gateway.app:app" else part) for part in gateway_argv(port)]
 
 
 @contextlib.contextmanager

@@ -26,7 +26,9 @@ TINY = [
 EXPECTED_FIGURES = {
     "dispatch",
     "gateway",
+    "gateway_peer",
     "throughput",
+    "throughput_peer",
     "latency_p50",
     "latency_p99",
     "throughput_1",
@@ -45,8 +47,10 @@ def test_every_figure_is_measured_against_its_baseline(
     assert set(figures) == EXPECTED_FIGURES
     for figure in figures.values():
         assert figure["hookline"] > 0 and figure["baseline"] > 0, figure
-    details = figures["throughput"]["details"]
-    assert details["hookline_failed"] == details["baseline_failed"] == 0
+    for key in ("throughput", "throughput_peer"):
+        details = figures[key]["details"]
+        assert details["hookline_failed"] == details["baseline_failed"] == 0
+    assert figures["throughput_peer"]["baseline_name"] == "hand-written Starlette + Celery"
     printed = capsys.readouterr().out
     assert "1 pipeline throughput" in printed and "bare Starlette" in printed
 
