@@ -65,7 +65,7 @@ def dispatch_figure(options: Options) -> Figure:
         hookline=timing.hookline_s * 1e6,
         baseline=timing.pluggy_s * 1e6,
         baseline_name="pluggy",
-        goal="<= 0.2",
+        goal="<= 1.0",
     )
 
 
