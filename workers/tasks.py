@@ -75,6 +75,8 @@ class HooklineTask(Task):  # type: ignore[misc]
             failpoint("retry.before_send")
             kwargs = {**(self.request.kwargs or {}), "attempt": decision.next_attempt}
             retry = self.again(kwargs, decision.countdown_s, error)
+        except Reject:  # ``again`` could not send the retry and returns the message itself
+            raise
         except Exception as e:  # whatever broke off the failure path, the message survives
             raise self.back_to_broker(e) from e
         raise retry from error

@@ -27,6 +27,8 @@ pytestmark = pytest.mark.faults
 
 DEPOSITS = 40
 HARD_LIMIT_DEPOSITS = 6
+# Retries come quickly, so a broken-off one is soon tried again.
+FAST_RETRIES = {"HOOKLINE_RETRY_BACKOFF_BASE_S": "0.1", "HOOKLINE_RETRY_BACKOFF_MAX_S": "0.5"}
 FAILPOINTS = ",".join(
     (
         "wallet.after_ledger_insert=raise:0.3",
@@ -44,8 +46,7 @@ def test_a_retry_broken_off_before_it_is_sent_returns_the_message_to_the_broker(
         HOOKLINE_FAILPOINTS=FAILPOINTS,
         # Failpoint failures count as poison: enough tries that none runs out of them.
         HOOKLINE_POISON_MAX_RETRIES="30",
-        HOOKLINE_RETRY_BACKOFF_BASE_S="0.1",
-        HOOKLINE_RETRY_BACKOFF_MAX_S="0.5",
+        **FAST_RETRIES,
     )
     user_id, auth = sign_up(stack.base_url)
     deposits = Deposits(stack.base_url, auth)
@@ -71,8 +72,7 @@ def test_a_task_stopped_at_its_hard_time_limit_goes_back_to_the_broker(
         HOOKLINE_FAILPOINTS="wallet.after_ledger_insert=sleep(5):0.5,retry.before_send=sleep(5)",
         HOOKLINE_TASK_TIME_LIMIT_S="3",  # the soft limit at 2 s
         HOOKLINE_VISIBILITY_TIMEOUT_S="10",
-        HOOKLINE_RETRY_BACKOFF_BASE_S="0.1",
-        HOOKLINE_RETRY_BACKOFF_MAX_S="0.5",
+        **FAST_RETRIES,
     )
     user_id, auth = sign_up(stack.base_url)
     deposits = Deposits(stack.base_url, auth)
