@@ -2,7 +2,9 @@
 
 Hookline is driven over HTTP: ``POST /probe/work`` with ``Prefer: wait=30``,
 which answers with the command's outcome once the command and its hook have
-run. Plain Celery is driven with ``record.delay()`` and its results (the
+run; each request carries the caller's bearer token and an ``Idempotency-Key``
+of its own (``bench.caller``), so authentication, limits, idempotency and the
+in-flight cap all do their work. Plain Celery is driven with ``record.delay()`` and its results (the
 command task's and the hook task's) fetched from the Redis result backend. The
 hand-written peer (``bench.handwritten_app``) is driven over HTTP as its users
 would: ``POST /probe/work`` (``202``), then its status route polled every
@@ -88,11 +90,20 @@ class _Tally:
 # -- Hookline over HTTP ---------------------------------------------------------------------
 
 
-def _http_client(base_url: str) -> httpx.AsyncClient:
+def _http_client(base_url: str, token: str) -> httpx.AsyncClient:
     limits = httpx.Limits(
         max_connections=_MAX_CONNECTIONS, max_keepalive_connections=_MAX_CONNECTIONS
     )
-    return httpx.AsyncClient(base_url=base_url, limits=limits, timeout=WAIT_S + 10)
+    return httpx.AsyncClient(
+        base_url=base_url,
+        limits=limits,
+        timeout=WAIT_S + 10,
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
+def _fresh_key() -> dict[str, str]:
+    return {"Idempotency-Key": uuid.uuid4().hex}
 
 
 async def _hookline_one(
@@ -100,7 +111,9 @@ async def _hookline_one(
 ) -> None:
     try:
         response = await client.post(
-            WORK_PATH, json={"value": value}, headers={"Prefer": f"wait={WAIT_S}"}
+            WORK_PATH,
+            json={"value": value},
+            headers={"Prefer": f"wait={WAIT_S}", **_fresh_key()},
         )
         ok = response.status_code == CREATED
     except httpx.HTTPError:
@@ -110,7 +123,7 @@ async def _hookline_one(
 
 async def _peer_one(client: httpx.AsyncClient, value: int, started: float, tally: _Tally) -> None:
     try:
-        response = await client.post(WORK_PATH, json={"value": value})
+        response = await client.post(WORK_PATH, json={"value": value}, headers=_fresh_key())
         ok = response.status_code == ACCEPTED and await _polled(client, response.json())
     except httpx.HTTPError:
         ok = False
@@ -131,29 +144,29 @@ async def _polled(client: httpx.AsyncClient, accepted: dict[str, Any]) -> bool:
 One = Callable[[httpx.AsyncClient, int, float, "_Tally"], Coroutine[Any, Any, None]]
 
 
-def hookline_closed(base_url: str, count: int, window: int) -> Run:
-    return http_closed(_hookline_one, base_url, count, window)
+def hookline_closed(base_url: str, token: str, count: int, window: int) -> Run:
+    return http_closed(_hookline_one, base_url, token, count, window)
 
 
-def hookline_open(base_url: str, rate_per_s: float, duration_s: float) -> Run:
-    return http_open(_hookline_one, base_url, rate_per_s, duration_s)
+def hookline_open(base_url: str, token: str, rate_per_s: float, duration_s: float) -> Run:
+    return http_open(_hookline_one, base_url, token, rate_per_s, duration_s)
 
 
-def peer_closed(base_url: str, count: int, window: int) -> Run:
-    return http_closed(_peer_one, base_url, count, window)
+def peer_closed(base_url: str, token: str, count: int, window: int) -> Run:
+    return http_closed(_peer_one, base_url, token, count, window)
 
 
-def peer_open(base_url: str, rate_per_s: float, duration_s: float) -> Run:
-    return http_open(_peer_one, base_url, rate_per_s, duration_s)
+def peer_open(base_url: str, token: str, rate_per_s: float, duration_s: float) -> Run:
+    return http_open(_peer_one, base_url, token, rate_per_s, duration_s)
 
 
-def http_closed(one: One, base_url: str, count: int, window: int) -> Run:
+def http_closed(one: One, base_url: str, token: str, count: int, window: int) -> Run:
     """``count`` commands through ``window`` concurrent submitters."""
 
     async def main() -> Run:
         tally = _Tally()
         numbers = iter(range(count))
-        async with _http_client(base_url) as client:
+        async with _http_client(base_url, token) as client:
 
             async def submitter() -> None:
                 for value in numbers:
@@ -166,12 +179,12 @@ def http_closed(one: One, base_url: str, count: int, window: int) -> Run:
     return asyncio.run(main())
 
 
-def http_open(one: One, base_url: str, rate_per_s: float, duration_s: float) -> Run:
+def http_open(one: One, base_url: str, token: str, rate_per_s: float, duration_s: float) -> Run:
     """Commands started at ``rate_per_s`` for ``duration_s``; latency from the scheduled start."""
 
     async def main() -> Run:
         tally = _Tally()
-        async with _http_client(base_url) as client:
+        async with _http_client(base_url, token) as client:
             elapsed = await _paced(
                 rate_per_s, duration_s, lambda value, at: one(client, value, at, tally)
             )

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import dispatch, load, pipeline
+from bench.caller import open_session
 from bench.cpu import CpuMeter
 from bench.pipeline import Run
 from bench.probe import WORK_PATH
@@ -116,15 +117,21 @@ def _accept_rate(
     options: Options,
     logs: Path,
 ) -> load.LoadResult:
-    servers.reset()
+    token = _reset(servers)
     port = free_port()
     with process(name, argv(port), servers.child_env(), logs) as child:
         url = f"http://127.0.0.1:{port}"
         wait_for_http(f"{url}/", child, logs / f"{name}.log")
         warm_s = min(2.0, options.load_s / 5)
         if warm_s >= 1:
-            load.generate(f"{url}{WORK_PATH}", warm_s, options.connections)
-        return load.generate(f"{url}{WORK_PATH}", options.load_s, options.connections)
+            load.generate(f"{url}{WORK_PATH}", warm_s, options.connections, token)
+        return load.generate(f"{url}{WORK_PATH}", options.load_s, options.connections, token)
+
+
+def _reset(servers: Servers) -> str:
+    """Empty stores, and the access token of a session opened in them."""
+    servers.reset()
+    return open_session(servers.redis_url, servers.jwt_secret)
 
 
 # -- figures 1, 4, 5: the pipeline ----------------------------------------------------------
@@ -141,7 +148,7 @@ class Driver:
 
 @contextlib.contextmanager
 def hookline_running(servers: Servers, concurrency: int, logs: Path) -> Iterator[Driver]:
-    servers.reset()
+    token = _reset(servers)
     env, port = servers.child_env(), free_port()
     with (
         process("worker", hookline_worker_argv(concurrency), env, logs) as worker,
@@ -151,8 +158,8 @@ def hookline_running(servers: Servers, concurrency: int, logs: Path) -> Iterator
         wait_for_workers(servers.redis_url, worker, logs / "worker.log")
         wait_for_http(f"{url}/modules/status", gateway, logs / "gateway.log")
         yield Driver(
-            closed=lambda count, window: pipeline.hookline_closed(url, count, window),
-            open=lambda rate, seconds: pipeline.hookline_open(url, rate, seconds),
+            closed=lambda count, window: pipeline.hookline_closed(url, token, count, window),
+            open=lambda rate, seconds: pipeline.hookline_open(url, token, rate, seconds),
             roles={**servers.roles, "worker": worker.pid, "gateway": gateway.pid},
         )
 
@@ -177,7 +184,7 @@ def baseline_running(servers: Servers, concurrency: int, logs: Path) -> Iterator
 @contextlib.contextmanager
 def handwritten_running(servers: Servers, concurrency: int, logs: Path) -> Iterator[Driver]:
     """The plain Celery worker behind the hand-written Starlette peer, driven over HTTP."""
-    servers.reset()
+    token = _reset(servers)
     env, port = servers.child_env(), free_port()
     with (
         process("peer-worker", baseline_worker_argv(concurrency), env, logs) as worker,
@@ -187,8 +194,8 @@ def handwritten_running(servers: Servers, concurrency: int, logs: Path) -> Itera
         wait_for_workers(servers.redis_url, worker, logs / "peer-worker.log")
         wait_for_http(f"{url}/", web, logs / "handwritten.log")
         yield Driver(
-            closed=lambda count, window: pipeline.peer_closed(url, count, window),
-            open=lambda rate, seconds: pipeline.peer_open(url, rate, seconds),
+            closed=lambda count, window: pipeline.peer_closed(url, token, count, window),
+            open=lambda rate, seconds: pipeline.peer_open(url, token, rate, seconds),
             roles={**servers.roles, "worker": worker.pid, "web": web.pid},
         )
 

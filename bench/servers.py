@@ -38,6 +38,7 @@ BENCH_MONGO_DB = "hookline_bench"
 READY_TIMEOUT_S = 60.0
 _POLL_INTERVAL_S = 0.2
 _STOP_GRACE_S = 5.0
+NEVER_REFUSED = "100000000/minute"
 
 
 class BenchError(Exception):
@@ -76,8 +77,11 @@ class Servers:
             "HOOKLINE_DATA_DIR": str(self.work_dir / "data"),
             "HOOKLINE_JWT_SECRET": self.jwt_secret,
             SEAL_KEY_ENV: self.seal_key,
-            # One client address makes every request: per-IP limits would measure the limiter.
-            "HOOKLINE_RATE_LIMITS_ENABLED": "false",
+            # Every limit is on and counts every request, set high enough never to refuse:
+            # one client address and one user make all of them.
+            "HOOKLINE_RATE_LIMITS_ENABLED": "true",
+            "HOOKLINE_RATE_LIMIT_PER_IP": NEVER_REFUSED,
+            "HOOKLINE_RATE_LIMIT_PER_USER": NEVER_REFUSED,
             "HOOKLINE_MAX_COMMANDS_IN_FLIGHT": "1000000",
             "HOOKLINE_MAX_OPEN_WAITS_PER_CALLER": "1000000",
             "HOOKLINE_MAX_OPEN_WAITS": "1000000",

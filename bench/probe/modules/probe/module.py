@@ -50,7 +50,6 @@ class ProbeModule(BaseModule):
             "/probe/work",
             "work",
             request=ProbeRequest,
-            auth=False,
             success_status=201,
             summary="Write one item and emit probe_done",
         ),
