@@ -19,7 +19,7 @@ import redis
 import redis.asyncio
 from pydantic import BaseModel, ConfigDict
 
-from core import keys, serial, tracing
+from core import keys, scripts, serial, tracing
 from core.command_index import DEFAULT_BOUNDS, IndexBounds, queue_index_writes
 from core.history import HistoryRecorder
 from core.serial import SerialLines
@@ -444,14 +444,15 @@ class CommandStateStore:
         self._settle_all(command_ids, CommandStatus.REFUSED)
 
     def _settle_all(self, command_ids: Sequence[str], target: CommandStatus) -> list[bool]:
-        pipe = self._redis.pipeline(transaction=False)
-        for command_id in command_ids:
-            self._settle_publishing(
-                keys=[keys.command(command_id), keys.command_changes(command_id)],
-                args=[target.value, self._ttl_s],
-                client=pipe,
+        calls = [
+            scripts.Call(
+                self._settle_publishing,
+                [keys.command(command_id), keys.command_changes(command_id)],
+                [target.value, self._ttl_s],
             )
-        return [bool(moved) for moved in pipe.execute()]
+            for command_id in command_ids
+        ]
+        return [bool(moved) for moved in scripts.run_all(self._redis, calls)]
 
     def reopen(self, command: Command) -> CommandStatus | None:
         """``dead → accepted`` for an operator's replay; recreates an expired command.

@@ -21,7 +21,7 @@ import redis
 import redis.asyncio
 from pydantic import BaseModel, ConfigDict
 
-from core import keys
+from core import keys, scripts
 from events import Command
 
 # KEYS: note, due set. ARGV: json, due, ttl, id.
@@ -100,13 +100,6 @@ def command_message(command: Command) -> SentMessage:
     )
 
 
-def _record_call(message: SentMessage, ttl_s: int) -> dict[str, Any]:
-    return {
-        "keys": [keys.message(message.task_id), keys.messages_due(message.queue)],
-        "args": [message.model_dump_json(), f"{message.due:.6f}", ttl_s, message.task_id],
-    }
-
-
 class MessageLedger:
     """Notes what is published (through ``core.sender``), marks starts, finds lost messages."""
 
@@ -119,10 +112,14 @@ class MessageLedger:
     def record_all(self, messages: Sequence[SentMessage]) -> None:
         """Note ``messages`` before publishing them, in one round trip (a retry replaces
         its earlier note)."""
-        pipe = self._redis.pipeline(transaction=False)
-        for message in messages:
-            self._record(**_record_call(message, self._ttl_s), client=pipe)
-        pipe.execute()
+        scripts.run_all(self._redis, [self._record_call(message) for message in messages])
+
+    def _record_call(self, message: SentMessage) -> scripts.Call:
+        return scripts.Call(
+            self._record,
+            [keys.message(message.task_id), keys.messages_due(message.queue)],
+            [message.model_dump_json(), f"{message.due:.6f}", self._ttl_s, message.task_id],
+        )
 
     def started(self, task_id: str, queue: str) -> None:
         self._started(

@@ -27,7 +27,7 @@ from typing import cast
 
 import redis
 
-from core import keys, serial
+from core import keys, scripts, serial
 from core.command_state import ENVELOPE_FIELD, CommandStateStore
 from core.redelivery import command_message
 from core.sender import Sender
@@ -127,11 +127,12 @@ class ScheduleReleaser:
         self._redis.zrem(keys.SCHEDULE, command_id)
 
     def _mark_released(self, command_ids: Sequence[str]) -> None:
-        pipe = self._redis.pipeline(transaction=False)
-        for command_id in command_ids:
-            self._released(
-                keys=[keys.command(command_id), keys.command_changes(command_id), keys.SCHEDULE],
-                args=[command_id, self._ttl_s],
-                client=pipe,
+        calls = [
+            scripts.Call(
+                self._released,
+                [keys.command(command_id), keys.command_changes(command_id), keys.SCHEDULE],
+                [command_id, self._ttl_s],
             )
-        pipe.execute()
+            for command_id in command_ids
+        ]
+        scripts.run_all(self._redis, calls)

@@ -44,7 +44,7 @@ from typing import cast
 
 import redis
 
-from core import keys
+from core import keys, scripts
 from core.redelivery import SentMessage
 from core.sender import Sender
 from events import TERMINAL, Command
@@ -209,12 +209,11 @@ class SerialLines:
         """Wake the lines, least recently looked at first, whose head is parked and not
         woken lately; how many commands were woken."""
         lines = cast(list[str], self._redis.zrange(keys.SERIAL_WAITING, 0, limit - 1))
-        pipe = self._redis.pipeline(transaction=False)
-        for line in lines:
-            self._wake(
-                keys=[line, keys.SERIAL_WAITING], args=["", _now(), self.grace_s], client=pipe
-            )
-        woken = [raw for raw in cast(list[str | None], pipe.execute()) if raw]
+        calls = [
+            scripts.Call(self._wake, [line, keys.SERIAL_WAITING], ["", _now(), self.grace_s])
+            for line in lines
+        ]
+        woken = [raw for raw in scripts.run_all(self._redis, calls) if raw]
         for raw in woken:
             log.warning("serial line woken by the sweep: %s", _resent(raw).task_id)
         return self.resume(woken)

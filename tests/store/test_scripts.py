@@ -1,0 +1,41 @@
+"""Script calls in one round trip: none is lost or run twice when Redis forgot the script."""
+
+from __future__ import annotations
+
+import uuid
+
+import redis
+
+from core import scripts
+
+_INCR = "return redis.call('INCR', KEYS[1])"
+_FAIL = "return redis.error_reply('no')"
+
+
+def test_calls_run_once_each_in_order_and_the_first_error_is_raised(client: redis.Redis) -> None:
+    counter = f"test:scripts:{uuid.uuid4().hex}"
+    incr = client.register_script(_INCR)
+    assert scripts.run_all(client, [scripts.Call(incr, [counter], [])] * 3) == [1, 2, 3]
+    fail = client.register_script(_FAIL)
+    calls = [scripts.Call(incr, [counter], []), scripts.Call(fail, [], [])]
+    try:
+        scripts.run_all(client, [*calls, scripts.Call(incr, [counter], [])])
+    except redis.ResponseError as e:
+        assert "no" in str(e)
+    else:
+        raise AssertionError("the failing call's error was not raised")
+    assert int(client.get(counter) or 0) == 5  # the calls around the error ran
+
+
+def test_after_a_script_flush_only_the_calls_that_did_not_run_are_sent_again(
+    client: redis.Redis,
+) -> None:
+    counter = f"test:scripts:{uuid.uuid4().hex}"
+    plain = client.register_script(_INCR + " -- plain")
+    known = client.register_script(_INCR + " -- known")
+    client.script_flush()
+    client.script_load(known.script)  # one script survives, as after a partial load
+    calls = [scripts.Call(known, [counter], []), scripts.Call(plain, [counter], [])] * 2
+    assert sorted(scripts.run_all(client, calls)) == [1, 2, 3, 4]
+    assert int(client.get(counter) or 0) == 4
+    assert client.script_exists(plain.sha) == [True]
