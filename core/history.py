@@ -6,12 +6,14 @@ console lists, filters and shows, and it survives restarts of every process.
 
 Writers: the gateway (accepted, scheduled, cancelled before start; ``api_gateway.history``)
 and the worker's command state store (every other status change and every hook run;
-``core.command_state``). Each write is one upsert keyed by the command id; a timeline
-entry is keyed by its time and status, a hook run by its run id and try, so a write
-repeated changes nothing. A write never fails or holds up a command: ``HistoryRecorder``
-makes its writes in order on a thread of its own, so a slow or frozen MongoDB costs the
-caller nothing (a worker's status change or retry must not wait on it), and logs a write
-that failed.
+``core.command_state``). Each write is one or two updates keyed by the command id; a
+timeline entry is keyed by its time and status, a hook run by its run id and try, so a
+write repeated changes nothing. A write never fails or holds up a command:
+``HistoryRecorder`` makes its writes in order on a thread of its own, so a slow or frozen
+MongoDB costs the caller nothing (a worker's status change or retry must not wait on it),
+and logs a write that failed. The thread sends a write together with what follows it
+within ``LINGER_S`` as one ordered bulk write: one round trip carries a command's
+changes in one process, and under load the changes of many commands.
 
 Times are stored as epoch seconds (numbers compare and sort the same everywhere), except
 the TTL index's field, ``ttl.at``, a date as TTL indexes need, written as a whole
@@ -22,13 +24,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import queue
+import threading
+import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from pymongo import DESCENDING
+from pymongo import DESCENDING, UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import OperationFailure, PyMongoError
@@ -41,6 +47,11 @@ log = logging.getLogger(__name__)
 COLLECTION = "hookline_command_history"
 TTL_FIELD = "ttl.at"
 MAX_PAGE_SIZE = 200
+# At most this many writes in one bulk write; the rest go in the next.
+MAX_BATCH = 500
+# How long the writer gathers what follows a write before sending them together: a
+# command's changes in one process (started, ended, its hook runs) come within it.
+LINGER_S = 0.05
 
 
 class StatusChange(BaseModel):
@@ -147,6 +158,29 @@ class HistoryStore:
         *,
         replay: bool = False,
     ) -> None:
+        self.write(self.accepted_ops(command, status, at, replay=replay))
+
+    def record_status(
+        self, command_id: str, status: CommandStatus, *, started: bool, error: str | None
+    ) -> None:
+        self.write(self.status_ops(command_id, status, started=started, error=error))
+
+    def record_hook_run(self, command_id: str, run: HookRun) -> None:
+        self.write(self.hook_run_ops(command_id, run))
+
+    def write(self, ops: Sequence[UpdateOne]) -> None:
+        """``ops`` in one round trip, in order."""
+        if ops:
+            self._docs.bulk_write(list(ops), ordered=True)
+
+    @staticmethod
+    def accepted_ops(
+        command: Command,
+        status: CommandStatus,
+        at: datetime | None = None,
+        *,
+        replay: bool = False,
+    ) -> list[UpdateOne]:
         """Who submitted what, and when: the gateway's write at acceptance (``at``: when it
         happened; the write may land after a worker's), or a replay's reopening."""
         identity = {
@@ -157,23 +191,25 @@ class HistoryStore:
         trace_id = tracing.trace_id(command.traceparent)
         if trace_id is not None:
             identity["trace_id"] = trace_id
-        if replay:
-            self._status(command.id, status, at or utc_now(), identity, {})
-            return
-        # The first change of every command: it never moves a summary a worker wrote.
         moment = at or utc_now()
-        self._docs.update_one(
-            {"_id": command.id},
-            {
-                "$set": {**_change(status, moment), **_touched(moment), **identity},
-                "$setOnInsert": {"status": status.value, "status_at": moment.timestamp()},
-            },
-            upsert=True,
-        )
+        if replay:
+            return _status_ops(command.id, status, moment, identity, {})
+        # The first change of every command: it never moves a summary a worker wrote.
+        return [
+            UpdateOne(
+                {"_id": command.id},
+                {
+                    "$set": {**_change(status, moment), **_touched(moment), **identity},
+                    "$setOnInsert": {"status": status.value, "status_at": moment.timestamp()},
+                },
+                upsert=True,
+            )
+        ]
 
-    def record_status(
-        self, command_id: str, status: CommandStatus, *, started: bool, error: str | None
-    ) -> None:
+    @staticmethod
+    def status_ops(
+        command_id: str, status: CommandStatus, *, started: bool, error: str | None
+    ) -> list[UpdateOne]:
         """A status change: a start counts an attempt; an end records when, and why."""
         now = utc_now()
         fields: dict[str, Any] = {}
@@ -183,42 +219,19 @@ class HistoryStore:
             fields["finished_at"] = now.timestamp()
         if error is not None:
             fields["error"] = error
-        self._status(command_id, status, now, fields, {"attempts": 1} if started else {})
+        return _status_ops(command_id, status, now, fields, {"attempts": 1} if started else {})
 
-    def record_hook_run(self, command_id: str, run: HookRun) -> None:
+    @staticmethod
+    def hook_run_ops(command_id: str, run: HookRun) -> list[UpdateOne]:
         now = utc_now()
         record = {"run": run.model_dump(mode="json"), "at": now.timestamp()}
-        self._docs.update_one(
-            {"_id": command_id},
-            {"$set": {f"hook_runs.{_run_key(run)}": record, **_touched(now)}},
-            upsert=True,
-        )
-
-    def _status(
-        self,
-        command_id: str,
-        status: CommandStatus,
-        at: datetime,
-        fields: dict[str, Any],
-        inc: dict[str, int],
-    ) -> None:
-        """One write when the summary exists; its status moves only forward in time (two
-        processes may write one command's changes out of order), its timeline takes every
-        change. A new summary, or an older change, takes a second: an upsert that sets
-        the status only if it creates the summary."""
-        later = {**_change(status, at), **_touched(at), **fields}
-        current = {"status": status.value, "status_at": at.timestamp()}
-        extra: dict[str, Any] = {"$inc": inc} if inc else {}
-        moved = self._docs.update_one(
-            {"_id": command_id, "status_at": {"$lt": at.timestamp()}},
-            {"$set": {**current, **later}, **extra},
-        )
-        if moved.matched_count == 0:
-            self._docs.update_one(
+        return [
+            UpdateOne(
                 {"_id": command_id},
-                {"$set": later, "$setOnInsert": current, **extra},
+                {"$set": {f"hook_runs.{_run_key(run)}": record, **_touched(now)}},
                 upsert=True,
             )
+        ]
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -263,13 +276,23 @@ class HistoryStore:
         return counts
 
 
+@dataclass(frozen=True)
+class _Write:
+    what: str
+    command_id: str
+    ops: list[UpdateOne]
+
+
 class HistoryRecorder:
-    """The writers' face of the store: writes queued to one thread, in order; a failed
-    write is logged, never raised."""
+    """The writers' face of the store: writes queued to one thread, made in order, many in
+    one round trip; a failed write is logged, never raised."""
 
     def __init__(self, store: HistoryStore) -> None:
         self.store = store
-        self._writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hookline-history")
+        self._queue: queue.SimpleQueue[_Write | threading.Event] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._closed = False
 
     def accepted(
         self,
@@ -279,10 +302,8 @@ class HistoryRecorder:
         *,
         replay: bool = False,
     ) -> None:
-        self._guard(
-            "acceptance", command.id, self.store.record_accepted, command, status, at,
-            replay=replay,
-        )  # fmt: skip
+        ops = self.store.accepted_ops(command, status, at, replay=replay)
+        self._queue_write(_Write("acceptance", command.id, ops))
 
     def status(
         self,
@@ -292,35 +313,110 @@ class HistoryRecorder:
         started: bool = False,
         error: str | None = None,
     ) -> None:
-        self._guard(
-            "status", command_id, self.store.record_status, command_id, status,
-            started=started, error=error,
-        )  # fmt: skip
+        ops = self.store.status_ops(command_id, status, started=started, error=error)
+        self._queue_write(_Write("status", command_id, ops))
 
     def hook_run(self, command_id: str, run: HookRun) -> None:
-        self._guard("hook run", command_id, self.store.record_hook_run, command_id, run)
+        self._queue_write(_Write("hook run", command_id, self.store.hook_run_ops(command_id, run)))
 
     def flush(self) -> None:
         """Wait until every write queued so far has been made (or logged as failed)."""
-        self._writes.submit(lambda: None).result()
+        self._mark().wait()
 
     def close(self) -> None:
         """Make the queued writes, then stop (a caller bounds how long it waits)."""
-        self._writes.shutdown(wait=True)
+        self._closed = True
+        self._mark().wait()
 
-    def _guard(self, what: str, command_id: str, write: Any, *args: Any, **kwargs: Any) -> None:
-        self._writes.submit(self._write, what, command_id, write, *args, **kwargs)
+    def _queue_write(self, write: _Write) -> None:
+        if not self._closed:
+            self._queue.put(write)
+            self._start()
 
-    @staticmethod
-    def _write(what: str, command_id: str, write: Any, *args: Any, **kwargs: Any) -> None:
+    def _mark(self) -> threading.Event:
+        """An event set once everything queued before it was written."""
+        done = threading.Event()
+        self._queue.put(done)
+        self._start()
+        return done
+
+    def _start(self) -> None:
+        """The writer thread starts with the first write: in a forked worker, in the child."""
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._write_forever, name="hookline-history", daemon=True
+                )
+                self._thread.start()
+
+    def _write_forever(self) -> None:
+        while not (self._closed and self._queue.empty()):
+            batch, marks = self._next_batch()
+            self._write(batch)
+            for mark in marks:
+                mark.set()
+
+    def _next_batch(self) -> tuple[list[_Write], list[threading.Event]]:
+        """The next write and what follows it within ``LINGER_S``, up to ``MAX_BATCH``
+        writes; at once when someone waits for the writes (``flush``, ``close``)."""
+        batch: list[_Write] = []
+        marks: list[threading.Event] = []
+        item: _Write | threading.Event | None = self._queue.get()
+        until = time.monotonic() + LINGER_S
+        while item is not None:
+            if isinstance(item, threading.Event):
+                marks.append(item)
+            else:
+                batch.append(item)
+            if len(batch) >= MAX_BATCH:
+                break
+            item = self._next(None if marks else until - time.monotonic())
+        return batch, marks
+
+    def _next(self, wait_s: float | None) -> _Write | threading.Event | None:
+        """The next item queued, waiting at most ``wait_s`` (None: not at all)."""
         try:
-            write(*args, **kwargs)
+            if wait_s is None or wait_s <= 0:
+                return self._queue.get_nowait()
+            return self._queue.get(timeout=wait_s)
+        except queue.Empty:
+            return None
+
+    def _write(self, batch: list[_Write]) -> None:
+        try:
+            self.store.write([op for write in batch for op in write.ops])
         except PyMongoError as e:
-            log.warning(
-                "history: the %s of command %s was not recorded (%s: %s)",
-                what, command_id, type(e).__name__, e,
-                extra={"command_id": command_id},
-            )  # fmt: skip
+            for write in batch:
+                log.warning(
+                    "history: the %s of command %s was not recorded (%s: %s)",
+                    write.what, write.command_id, type(e).__name__, e,
+                    extra={"command_id": write.command_id},
+                )  # fmt: skip
+
+
+def _status_ops(
+    command_id: str,
+    status: CommandStatus,
+    at: datetime,
+    fields: dict[str, Any],
+    inc: dict[str, int],
+) -> list[UpdateOne]:
+    """Two updates, in this order, right whatever the summary holds: the first takes the
+    change into the timeline (and creates the summary with this status when there is
+    none), the second moves the status only forward in time (two processes may write one
+    command's changes out of order). Neither depends on the other's outcome, so a batch
+    of them is one bulk write."""
+    later = {**_change(status, at), **_touched(at), **fields}
+    current = {"status": status.value, "status_at": at.timestamp()}
+    extra: dict[str, Any] = {"$inc": inc} if inc else {}
+    return [
+        UpdateOne(
+            {"_id": command_id},
+            {"$set": later, "$setOnInsert": current, **extra},
+            upsert=True,
+        ),
+        UpdateOne({"_id": command_id, "status_at": {"$lt": at.timestamp()}}, {"$set": current}),
+    ]
 
 
 def _touched(now: datetime) -> dict[str, Any]:
