@@ -26,7 +26,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+from pymongo.errors import PyMongoError
 
 from core import tracing
 from core.failpoints import failpoint
@@ -110,20 +113,38 @@ class HookRunner:
         return status
 
     def _run_in_order(self, event: Event, hooks: tuple[RegisteredHook, ...]) -> None:
+        """Each hook in turn; which completed on an earlier delivery is read once for all."""
+        done = self._completions(event, hooks)
         for hook in hooks:
-            status = self._try(HookTry(event, hook))
+            status = self._try(HookTry(event, hook), done)
             if hook.critical and status in (HookRunStatus.FAILED, HookRunStatus.DEAD):
                 log.error(
                     "critical hook %s failed; later hooks for %s wait for it", hook.key, event.id
                 )
                 return
 
-    def _try(self, attempt: HookTry) -> HookRunStatus:
-        """Run the hook unless it completed before; on failure, retry later or bury it."""
+    def _completions(
+        self, event: Event, hooks: tuple[RegisteredHook, ...]
+    ) -> Mapping[str, HookRun] | None:
+        """The event's completed runs, read in one query; None when the read failed, so
+        each hook reads its own inside its isolation boundary, and fails alone."""
+        try:
+            return self.services.hook_runs.completions(event.id, [hook.key for hook in hooks])
+        except PyMongoError:
+            log.warning("could not read the completed hooks of %s; reading each", event.id)
+            return None
+
+    def _try(self, attempt: HookTry, done: Mapping[str, HookRun] | None = None) -> HookRunStatus:
+        """Run the hook unless it completed before (in ``done``, when the caller read the
+        event's completions); on failure, retry later or bury it."""
         event, hook = attempt.event, attempt.hook
         started = time.perf_counter()
         try:
-            completion = self.services.hook_runs.completion(event.id, hook.key)
+            completion = (
+                done.get(hook.key)
+                if done is not None
+                else self.services.hook_runs.completion(event.id, hook.key)
+            )
             status = HookRunStatus.SKIPPED
             if completion is None:
                 completion = self._complete(attempt, started)

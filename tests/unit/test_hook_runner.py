@@ -70,6 +70,9 @@ class FakeLedger:
     def completion(self, event_id: str, key: str) -> HookRun | None:
         return self.done.get((event_id, key))
 
+    def completions(self, event_id: str, keys: list[str]) -> dict[str, HookRun]:
+        return {key: self.done[event_id, key] for key in keys if (event_id, key) in self.done}
+
     def mark_done(self, event_id: str, key: str, run: HookRun) -> None:
         self.done.setdefault((event_id, key), run)
 
