@@ -148,20 +148,15 @@ class Driver:
 
 @contextlib.contextmanager
 def hookline_running(servers: Servers, concurrency: int, logs: Path) -> Iterator[Driver]:
-    token = _reset(servers)
-    env, port = servers.child_env(), free_port()
-    with (
-        process("worker", hookline_worker_argv(concurrency), env, logs) as worker,
-        process("gateway", gateway_argv(port), env, logs) as gateway,
-    ):
-        url = f"http://127.0.0.1:{port}"
-        wait_for_workers(servers.redis_url, worker, logs / "worker.log")
-        wait_for_http(f"{url}/modules/status", gateway, logs / "gateway.log")
-        yield Driver(
-            closed=lambda count, window: pipeline.hookline_closed(url, token, count, window),
-            open=lambda rate, seconds: pipeline.hookline_open(url, token, rate, seconds),
-            roles={**servers.roles, "worker": worker.pid, "gateway": gateway.pid},
-        )
+    with _over_http(
+        servers,
+        logs,
+        ("worker", hookline_worker_argv(concurrency)),
+        ("gateway", gateway_argv, "/modules/status"),
+        closed=pipeline.hookline_closed,
+        open_loop=pipeline.hookline_open,
+    ) as driver:
+        yield driver
 
 
 @contextlib.contextmanager
@@ -184,19 +179,43 @@ def baseline_running(servers: Servers, concurrency: int, logs: Path) -> Iterator
 @contextlib.contextmanager
 def handwritten_running(servers: Servers, concurrency: int, logs: Path) -> Iterator[Driver]:
     """The plain Celery worker behind the hand-written Starlette peer, driven over HTTP."""
+    with _over_http(
+        servers,
+        logs,
+        ("peer-worker", baseline_worker_argv(concurrency)),
+        ("web", handwritten_argv, "/"),
+        closed=pipeline.peer_closed,
+        open_loop=pipeline.peer_open,
+    ) as driver:
+        yield driver
+
+
+@contextlib.contextmanager
+def _over_http(
+    servers: Servers,
+    logs: Path,
+    worker: tuple[str, list[str]],
+    web: tuple[str, Callable[[int], list[str]], str],
+    *,
+    closed: Callable[[str, str, int, int], Run],
+    open_loop: Callable[[str, str, float, float], Run],
+) -> Iterator[Driver]:
+    """A worker (name, argv) and a web server (name, argv for a port, a path that answers
+    once it is up) on emptied stores, driven over HTTP with a session's token."""
     token = _reset(servers)
     env, port = servers.child_env(), free_port()
+    (worker_name, worker_argv), (web_name, web_argv, ready_path) = worker, web
     with (
-        process("peer-worker", baseline_worker_argv(concurrency), env, logs) as worker,
-        process("handwritten", handwritten_argv(port), env, logs) as web,
+        process(worker_name, worker_argv, env, logs) as worker_process,
+        process(web_name, web_argv(port), env, logs) as web_process,
     ):
         url = f"http://127.0.0.1:{port}"
-        wait_for_workers(servers.redis_url, worker, logs / "peer-worker.log")
-        wait_for_http(f"{url}/", web, logs / "handwritten.log")
+        wait_for_workers(servers.redis_url, worker_process, logs / f"{worker_name}.log")
+        wait_for_http(f"{url}{ready_path}", web_process, logs / f"{web_name}.log")
         yield Driver(
-            closed=lambda count, window: pipeline.peer_closed(url, token, count, window),
-            open=lambda rate, seconds: pipeline.peer_open(url, token, rate, seconds),
-            roles={**servers.roles, "worker": worker.pid, "web": web.pid},
+            closed=lambda count, window: closed(url, token, count, window),
+            open=lambda rate, seconds: open_loop(url, token, rate, seconds),
+            roles={**servers.roles, "worker": worker_process.pid, web_name: web_process.pid},
         )
 
 
