@@ -16,6 +16,7 @@ event's own model, validated, but typed as the base class.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import itertools
 import types
@@ -138,7 +139,7 @@ def check_handler(handler: Callable[..., object], model: type[BaseModel], where:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built for every hook of every dispatch, it must be cheap
 class RunSink:
     """A sink for one hook run outside a worker (``HookRegistry.dispatch``): the run id added."""
 
@@ -162,7 +163,7 @@ class RegisteredHook:
     critical: bool = False
     sequence: int = 0
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
         """A stable name for this hook, used in completion records and traces."""
         return hook_key(self.module, self.handler_name)
