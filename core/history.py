@@ -150,24 +150,6 @@ class HistoryStore:
         for field in ("name", "status", "owner"):
             self._docs.create_index([(field, 1), ("created_at", DESCENDING)])
 
-    def record_accepted(
-        self,
-        command: Command,
-        status: CommandStatus,
-        at: datetime | None = None,
-        *,
-        replay: bool = False,
-    ) -> None:
-        self.write(self.accepted_ops(command, status, at, replay=replay))
-
-    def record_status(
-        self, command_id: str, status: CommandStatus, *, started: bool, error: str | None
-    ) -> None:
-        self.write(self.status_ops(command_id, status, started=started, error=error))
-
-    def record_hook_run(self, command_id: str, run: HookRun) -> None:
-        self.write(self.hook_run_ops(command_id, run))
-
     def write(self, ops: Sequence[UpdateOne]) -> None:
         """``ops`` in one round trip, in order."""
         if ops:
@@ -350,11 +332,15 @@ class HistoryRecorder:
                 self._thread.start()
 
     def _write_forever(self) -> None:
-        while not (self._closed and self._queue.empty()):
+        while True:
             batch, marks = self._next_batch()
             self._write(batch)
             for mark in marks:
                 mark.set()
+            with self._lock:  # as ``_start`` decides: a write queued now finds no thread
+                if self._closed and self._queue.empty():
+                    self._thread = None
+                    return
 
     def _next_batch(self) -> tuple[list[_Write], list[threading.Event]]:
         """The next write and what follows it within ``LINGER_S``, up to ``MAX_BATCH``

@@ -10,8 +10,9 @@ from pymongo import MongoClient, monitoring
 from pymongo.database import Database
 
 from core.history import COLLECTION, TTL_FIELD, HistoryQuery, HistoryRecorder, HistoryStore
-from events import Actor, Command, CommandStatus, HookRun, HookRunStatus, utc_now
+from events import Actor, Command, CommandStatus, HookRunStatus, utc_now
 from tests.stack_fixtures import Servers
+from tests.store.records import hook_run as run
 
 Doc = dict[str, Any]
 RETENTION_S = 3600
@@ -19,22 +20,6 @@ RETENTION_S = 3600
 
 def command(name: str = "wallet.deposit", user: str = "u1") -> Command:
     return Command(name=name, payload={}, actor=Actor(user_id=user))
-
-
-def run(
-    handler: str, status: HookRunStatus = HookRunStatus.SUCCEEDED, attempts: int = 1
-) -> HookRun:
-    return HookRun(
-        event="wallet_credited",
-        event_id="e1",
-        module=handler.split(".", maxsplit=1)[0],
-        handler=handler.split(".")[1],
-        priority=50,
-        status=status,
-        attempts=attempts,
-        duration_ms=1.5,
-        error="boom" if status is HookRunStatus.FAILED else None,
-    )
 
 
 def ttl_of(db: Database[Doc]) -> int | None:
@@ -57,9 +42,9 @@ def test_the_retention_is_a_ttl_index_and_each_filter_has_an_index(mongo_db: Dat
 def test_a_summary_gathers_both_sides_writes_in_any_order(mongo_db: Database[Doc]) -> None:
     store = HistoryStore(mongo_db, RETENTION_S)
     cmd = command()
-    store.record_status(cmd.id, CommandStatus.RUNNING, started=True, error=None)
-    store.record_status(cmd.id, CommandStatus.SUCCEEDED, started=False, error=None)
-    store.record_accepted(cmd, CommandStatus.ACCEPTED)  # the gateway's write landing last
+    store.write(store.status_ops(cmd.id, CommandStatus.RUNNING, started=True, error=None))
+    store.write(store.status_ops(cmd.id, CommandStatus.SUCCEEDED, started=False, error=None))
+    store.write(store.accepted_ops(cmd, CommandStatus.ACCEPTED))  # the gateway's write landing last
     found = store.get(cmd.id)
     assert found is not None
     assert found.status is CommandStatus.SUCCEEDED  # a late write does not move it back
@@ -71,14 +56,14 @@ def test_a_summary_gathers_both_sides_writes_in_any_order(mongo_db: Database[Doc
 def test_hook_runs_are_kept_once_per_try_in_order(mongo_db: Database[Doc]) -> None:
     store = HistoryStore(mongo_db, RETENTION_S)
     cmd = command()
-    store.record_accepted(cmd, CommandStatus.ACCEPTED)
+    store.write(store.accepted_ops(cmd, CommandStatus.ACCEPTED))
     for record in (
         run("notifications.notify", HookRunStatus.FAILED),
         run("notifications.notify", attempts=2),
         run("notifications.notify", attempts=2),  # traced twice: kept once
         run("audit.record"),
     ):
-        store.record_hook_run(cmd.id, record)
+        store.write(store.hook_run_ops(cmd.id, record))
     found = store.get(cmd.id)
     assert found is not None
     assert [(r.run.key, r.run.attempts) for r in found.hook_runs] == [
@@ -93,9 +78,11 @@ def test_filters_and_pages(mongo_db: Database[Doc]) -> None:
     store = HistoryStore(mongo_db, RETENTION_S)
     made = [command(user=f"u{n % 2}") for n in range(5)]
     for cmd in made:
-        store.record_accepted(cmd, CommandStatus.ACCEPTED)
-    store.record_status(made[0].id, CommandStatus.FAILED, started=False, error="Bad: no")
-    store.record_accepted(command(name="user_management.login", user="u9"), CommandStatus.ACCEPTED)
+        store.write(store.accepted_ops(cmd, CommandStatus.ACCEPTED))
+    store.write(store.status_ops(made[0].id, CommandStatus.FAILED, started=False, error="Bad: no"))
+    store.write(
+        store.accepted_ops(command(name="user_management.login", user="u9"), CommandStatus.ACCEPTED)
+    )
     deposits = store.find(HistoryQuery(name="wallet.deposit", limit=2))
     assert [c.id for c in deposits.items] == [made[4].id, made[3].id]  # newest first
     assert deposits.has_more

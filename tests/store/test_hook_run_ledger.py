@@ -6,21 +6,8 @@ from typing import Any
 
 from pymongo.database import Database
 
-from events import HookRun, HookRunStatus
+from tests.store.records import hook_run as run
 from workers.hook_runs import HookRunLedger
-
-
-def run(handler: str) -> HookRun:
-    return HookRun(
-        event="user_created",
-        event_id="e1",
-        module=handler.split(".", maxsplit=1)[0],
-        handler=handler.split(".")[1],
-        priority=50,
-        status=HookRunStatus.SUCCEEDED,
-        attempts=1,
-        duration_ms=1.0,
-    )
 
 
 def test_the_completed_runs_of_an_event_are_read_in_one_query_and_the_first_record_stays(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import cast
 
+import pytest
 import redis
 
 from core import scripts
@@ -19,12 +20,8 @@ def test_calls_run_once_each_in_order_and_the_first_error_is_raised(client: redi
     assert scripts.run_all(client, [scripts.Call(incr, [counter], [])] * 3) == [1, 2, 3]
     fail = client.register_script(_FAIL)
     calls = [scripts.Call(incr, [counter], []), scripts.Call(fail, [], [])]
-    try:
+    with pytest.raises(redis.ResponseError, match="no"):
         scripts.run_all(client, [*calls, scripts.Call(incr, [counter], [])])
-    except redis.ResponseError as e:
-        assert "no" in str(e)
-    else:
-        raise AssertionError("the failing call's error was not raised")
     assert int(cast(str, client.get(counter) or 0)) == 5  # the calls around the error ran
 
 
