@@ -8,7 +8,7 @@ import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import anyio
 import redis
@@ -36,7 +36,7 @@ from api_gateway.idempotency import (
 from api_gateway.prefer import requested_wait_s
 from api_gateway.problems import problem_response
 from api_gateway.services import GatewayServices
-from core import logs, tracing
+from core import logs, scripts, tracing
 from core.command_state import SETTLED, CommandDocument
 from core.sealing import seal_command
 from events import (
@@ -98,8 +98,9 @@ async def submit_for(request: Request, command: Command, caller: Caller) -> Resp
     """A caller's command: at most one per Idempotency-Key and route, within the in-flight cap.
 
     Its headers are read first and its open wait taken (``Prefer: wait``), so a bad header
-    or one wait too many costs nothing; then the key's claim and the in-flight slot, each
-    undone if anything stops the request before the broker took the command (``_holding``).
+    or one wait too many costs nothing; then the key's claim and the in-flight slot (one
+    round trip), each undone if anything stops the request before the broker took the
+    command (``_holding``).
     """
     services = services_of(request)
     wait_s = requested_wait_s(request, services.settings.max_wait_s)
@@ -108,18 +109,20 @@ async def submit_for(request: Request, command: Command, caller: Caller) -> Resp
         update={"not_before": timing.not_before, "deadline": timing.deadline}
     )
     key = idempotency_key(request)
+    # A scheduled command counts as in flight from now until it has had its time.
+    due = command.not_before.timestamp() if command.not_before else None
+    slot = Slot(caller.identity, command.id, due)
     with services.waits.held(caller.identity, wait_s):
         async with _holding() as holds:
-            if key is not None:
+            holds.add(functools.partial(services.in_flight.release, slot.identity, slot.command_id))
+            if key is None:
+                await services.in_flight.reserve(*slot)
+            else:
                 replay = await _claim_or_follow(
-                    request, command, caller, key, wait_s=wait_s, holds=holds
+                    request, command, caller, key, slot=slot, wait_s=wait_s, holds=holds
                 )
                 if replay is not None:
                     return replay
-            holds.add(functools.partial(services.in_flight.release, caller.identity, command.id))
-            # A scheduled command counts as in flight from now until it has had its time.
-            due = command.not_before.timestamp() if command.not_before else None
-            await services.in_flight.reserve(caller.identity, command.id, from_s=due)
             return await submit(request, command, wait_s, holds)
 
 
@@ -132,24 +135,51 @@ async def submit_waiting(request: Request, command: Command, caller: Caller) -> 
         return await submit(request, command, wait_s)
 
 
+class Slot(NamedTuple):
+    """A command's place in its caller's in-flight cap: ``InFlightLimiter.reserve``'s
+    arguments (``from_s``: a scheduled command counts from its time on)."""
+
+    identity: str
+    command_id: str
+    from_s: float | None
+
+
 async def _claim_or_follow(
-    request: Request, command: Command, caller: Caller, key: str, *, wait_s: int, holds: Holds
+    request: Request,
+    command: Command,
+    caller: Caller,
+    key: str,
+    *,
+    slot: Slot,
+    wait_s: int,
+    holds: Holds,
 ) -> Response | None:
-    """Claim ``key`` for ``command`` (None: a new key, or an abandoned claim taken over), or
-    answer from the command the key already stands for."""
+    """Claim ``key`` for ``command`` and reserve its ``slot`` in one round trip (None: a new
+    key, or an abandoned claim taken over), or answer from the command the key already
+    stands for (a replay takes no slot, even at the cap)."""
     services = services_of(request)
     scope = KeyScope(caller.identity, command.name)
     claim = Claim(command_id=command.id, fingerprint=fingerprint(services.keys, command))
     # Before the claim: the release deletes the record only while it names this command.
     holds.add(functools.partial(services.idempotency.release, scope, key, command.id))
-    earlier = await services.idempotency.claim(scope, key, claim)
+    found, reserved = await scripts.run_all_async(
+        services.redis,
+        [
+            services.idempotency.claim_call(scope, key, claim),
+            services.in_flight.reserve_call(*slot),
+        ],
+    )
+    earlier = services.idempotency.claimed(found, claim)
     if earlier is None:
+        services.in_flight.check(reserved)
         return None
+    await services.in_flight.release(slot.identity, slot.command_id)  # the key has its command
     try:
         return await follow(request, earlier, caller.actor, wait_s)
     except AbandonedClaim:
         if not await services.idempotency.take_over(scope, key, earlier, claim):
             raise _in_use(earlier.command_id) from None
+    await services.in_flight.reserve(*slot)
     return None
 
 

@@ -21,13 +21,14 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio
 from pydantic import BaseModel, ConfigDict
 from starlette.requests import Request
 
 from api_gateway.errors import BadRequest
-from core import keys
+from core import keys, scripts
 from core.sealing import KeyRing, opened_payload
 from events import Command, InvalidInput
 
@@ -170,10 +171,18 @@ class IdempotencyStore:
 
         Raises ``InvalidInput`` when the earlier claim was for another request.
         """
-        found = await self._claim(
-            keys=[record_key(scope, key)],
-            args=[claim.command_id, claim.fingerprint, self._ttl_s],
-        )
+        call = self.claim_call(scope, key, claim)
+        return self.claimed(await self._claim(keys=call.keys, args=call.args), claim)
+
+    def claim_call(self, scope: KeyScope, key: str, claim: Claim) -> scripts.Call:
+        """``claim`` as a script call, to send with others in one round trip; its result
+        means what ``claimed`` says."""
+        args = [claim.command_id, claim.fingerprint, self._ttl_s]
+        return scripts.Call(self._claim, [record_key(scope, key)], args)
+
+    @staticmethod
+    def claimed(found: list[Any] | None, claim: Claim) -> EarlierClaim | None:
+        """What the claim script's result means for ``claim`` (see ``claim``)."""
         if not found:
             return None
         command_id, earlier_fingerprint, age_s = found

@@ -15,7 +15,7 @@ import time
 import redis.asyncio
 
 from api_gateway.errors import TooManyInFlight
-from core import keys
+from core import keys, scripts
 from events import TERMINAL
 
 # KEYS: the caller's set. ARGV: now, entry expiry, cap, command id, command key prefix,
@@ -50,17 +50,30 @@ class InFlightLimiter:
 
         It stops counting once it finishes, or ``in_flight_expiry_s`` after ``from_s``
         (default: now; a scheduled command's due time)."""
+        call = self.reserve_call(identity, command_id, from_s)
+        self.check(await self._reserve(keys=call.keys, args=call.args))
+
+    def reserve_call(
+        self, identity: str, command_id: str, from_s: float | None = None
+    ) -> scripts.Call:
+        """``reserve`` as a script call, to send with others in one round trip; ``check``
+        its result."""
         now = time.time()
+        start = max(now, from_s or now)
         args: list[str | int] = [
             f"{now:.3f}",
-            f"{max(now, from_s or now) + self._expiry_s:.3f}",
+            f"{start + self._expiry_s:.3f}",
             self._cap,
             command_id,
             keys.COMMAND_PREFIX,
-            int(max(now, from_s or now) - now) + self._expiry_s,
+            int(start - now) + self._expiry_s,
             *sorted(TERMINAL),
         ]
-        if not await self._reserve(keys=[keys.in_flight(identity)], args=args):
+        return scripts.Call(self._reserve, [keys.in_flight(identity)], args)
+
+    def check(self, reserved: int) -> None:
+        """Raise ``TooManyInFlight`` unless the reserve script counted the command."""
+        if not reserved:
             raise TooManyInFlight(
                 f"you already have {self._cap} commands in flight; wait for one to finish",
                 retry_after_s=1,

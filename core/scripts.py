@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from redis.commands.core import Script
+import redis.asyncio
+from redis.commands.core import AsyncScript, Script
 from redis.exceptions import NoScriptError
 
 
 @dataclass(frozen=True)
 class Call:
-    script: Script
+    script: Script | AsyncScript
     keys: Sequence[str]
     args: Sequence[Any]
 
@@ -27,16 +28,23 @@ class Call:
 def run_all(client: redis.Redis, calls: Sequence[Call]) -> list[Any]:
     """Each call's result, in order; the first error is raised after all have run."""
     results = _send(client, calls)
-    unknown = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
+    unknown = _unknown(results)
     if unknown:
-        for script in {calls[i].script.sha: calls[i].script for i in unknown}.values():
+        for script in _scripts_of(calls, unknown):
             client.script_load(script.script)
-        for i, result in zip(unknown, _send(client, [calls[i] for i in unknown]), strict=True):
-            results[i] = result
-    for result in results:
-        if isinstance(result, Exception):
-            raise result
-    return results
+        _fill(results, unknown, _send(client, [calls[i] for i in unknown]))
+    return _checked(results)
+
+
+async def run_all_async(client: redis.asyncio.Redis, calls: Sequence[Call]) -> list[Any]:
+    """``run_all`` on an asyncio client (the gateway's)."""
+    results = await _send_async(client, calls)
+    unknown = _unknown(results)
+    if unknown:
+        for script in _scripts_of(calls, unknown):
+            await client.script_load(script.script)
+        _fill(results, unknown, await _send_async(client, [calls[i] for i in unknown]))
+    return _checked(results)
 
 
 def _send(client: redis.Redis, calls: Sequence[Call]) -> list[Any]:
@@ -44,3 +52,31 @@ def _send(client: redis.Redis, calls: Sequence[Call]) -> list[Any]:
     for call in calls:
         pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
     return list(pipe.execute(raise_on_error=False))
+
+
+async def _send_async(client: redis.asyncio.Redis, calls: Sequence[Call]) -> list[Any]:
+    pipe = client.pipeline(transaction=False)
+    for call in calls:
+        pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
+    return list(await pipe.execute(raise_on_error=False))
+
+
+def _unknown(results: Sequence[Any]) -> list[int]:
+    """Where Redis did not know the script: those calls did not run."""
+    return [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
+
+
+def _scripts_of(calls: Sequence[Call], unknown: Sequence[int]) -> list[Script | AsyncScript]:
+    return list({calls[i].script.sha: calls[i].script for i in unknown}.values())
+
+
+def _fill(results: list[Any], unknown: Sequence[int], again: Sequence[Any]) -> None:
+    for i, result in zip(unknown, again, strict=True):
+        results[i] = result
+
+
+def _checked(results: list[Any]) -> list[Any]:
+    for result in results:
+        if isinstance(result, Exception):
+            raise result
+    return results

@@ -20,6 +20,7 @@ from celery import Celery
 from pymongo.database import Database
 
 from api_gateway.idempotency import KeyScope, record_key
+from core import keys
 from core.celery_app import make_celery
 from core.command_state import CommandStateStore
 from core.settings import Settings
@@ -300,6 +301,22 @@ def test_a_key_whose_request_was_refused_is_free_again(
     ran = deposit(client, auth, 4, key)
     assert (ran.status_code, ran.json()) == (200, {"balance": 110}) and not replayed(ran)
     assert store["wallet_ledger"].count_documents({"_id": command_id_of(ran)}) == 1
+
+
+def test_a_repeat_at_the_in_flight_cap_is_answered_from_its_command_and_takes_no_slot(
+    client: httpx.Client, limited: LimitedGateway, redis_client: redis.Redis
+) -> None:
+    """The key's claim and the slot are taken in one round trip: a repeat whose key already
+    has its command gives the slot back, and the cap does not refuse it."""
+    user_id, auth = signed_up(client)
+    sent = [uuid.uuid4().hex for _ in range(3)]
+    with limited.via_proxy(unique_ip()) as gateway:
+        firsts = [deposit(gateway, auth, 1, key, wait=False) for key in sent]
+        assert [first.status_code for first in firsts] == [202] * 3  # the cap is full
+        again = deposit(gateway, auth, 1, sent[0], wait=False)
+    assert_in_use(again, firsts[0].headers["Location"])  # not 429: a repeat needs no slot
+    held = cast(list[str], redis_client.zrange(keys.in_flight(f"user:{user_id}"), 0, -1))
+    assert set(held) == {command_id_of(first) for first in firsts}
 
 
 def test_anonymous_callers_keys_are_apart_by_address(limited: LimitedGateway) -> None:

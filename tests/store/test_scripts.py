@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from typing import cast
+from typing import Any, cast
 
 import pytest
 import redis
+import redis.asyncio
 
 from core import scripts
+from tests.stack_fixtures import Servers
 
 _INCR = "return redis.call('INCR', KEYS[1])"
 _FAIL = "return redis.error_reply('no')"
@@ -37,3 +40,21 @@ def test_after_a_script_flush_only_the_calls_that_did_not_run_are_sent_again(
     assert sorted(scripts.run_all(client, calls)) == [1, 2, 3, 4]
     assert int(cast(str, client.get(counter) or 0)) == 4
     assert client.script_exists(plain.sha) == [True]
+
+
+def test_the_asyncio_runner_loads_a_forgotten_script_and_runs_each_call_once(
+    servers: Servers,
+) -> None:
+    counter = f"test:scripts:{uuid.uuid4().hex}"
+
+    async def main() -> list[Any]:
+        client = redis.asyncio.Redis.from_url(servers.redis_url, decode_responses=True)
+        try:
+            incr = client.register_script(_INCR + " -- async")
+            await client.script_flush()
+            calls = [scripts.Call(incr, [counter], [])] * 3
+            return await scripts.run_all_async(client, calls)
+        finally:
+            await client.aclose()
+
+    assert sorted(asyncio.run(main())) == [1, 2, 3]
