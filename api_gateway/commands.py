@@ -36,6 +36,7 @@ from api_gateway.idempotency import (
 from api_gateway.prefer import requested_wait_s
 from api_gateway.problems import problem_response
 from api_gateway.services import GatewayServices
+from api_gateway.watcher import Changes
 from core import logs, scripts, tracing
 from core.command_state import SETTLED, CommandDocument
 from core.sealing import seal_command
@@ -336,7 +337,7 @@ def _done_or_gone(document: CommandDocument | None) -> bool:
 async def wait_for(
     services: GatewayServices,
     command_id: str,
-    changed: asyncio.Event,
+    changed: Changes,
     wait_s: float,
     ended: Callable[[CommandDocument | None], bool] = _done_or_gone,
 ) -> CommandDocument | None:
@@ -344,19 +345,31 @@ async def wait_for(
     the wait runs out.
 
     Just published, the command cannot be done yet, so the first read waits for a
-    wake-up (or the recheck timer) like every later one.
+    wake-up (or the recheck timer) like every later one. A command read finished with
+    hooks pending is not read again once they settle: its ``hooks`` are as that read saw.
     """
     recheck_s = services.settings.wait_recheck_s
     deadline = time.monotonic() + wait_s
+    document: CommandDocument | None = None
     while True:
         remaining = deadline - time.monotonic()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(max(0.0, min(remaining, recheck_s))):
                 await changed.wait()
+        known = _settled(document) if SETTLED in changed.seen else None
         changed.clear()  # before reading: a change after this read sets it again
-        document = await services.state.read(command_id)
+        document = known or await services.state.read(command_id)
         if ended(document) or deadline - time.monotonic() <= 0:
             return document
+
+
+def _settled(last: CommandDocument | None) -> CommandDocument | None:
+    """When the last read found the command finished with hooks pending, and they have all
+    settled since (``settled`` is published once the last of them has), it is done: no
+    need to read it again. None: read it."""
+    if last is None or not last.status.is_terminal:
+        return None
+    return last.model_copy(update={"hooks_pending": 0})
 
 
 def status_url(command_id: str) -> str:

@@ -29,9 +29,26 @@ RECONNECT_DELAY_S = 0.5
 LISTEN_POLL_S = 1.0
 
 
+class Changes(asyncio.Event):
+    """Set when the command changed; ``seen``: the changes named since the last ``clear``
+    (a wake-up for everything, on a resubscription, names none)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def clear(self) -> None:
+        super().clear()
+        self.seen.clear()
+
+    def named(self, change: str) -> None:
+        self.seen.add(change)
+        self.set()
+
+
 @dataclass(eq=False)
 class _Waiter:
-    changed: asyncio.Event
+    changed: Changes
     wake_on: frozenset[str] | None
 
 
@@ -53,12 +70,12 @@ class CommandWatcher:
     @contextlib.asynccontextmanager
     async def watch(
         self, command_id: str, wake_on: Collection[str] | None = None
-    ) -> AsyncIterator[asyncio.Event]:
+    ) -> AsyncIterator[Changes]:
         """An event set whenever ``command_id`` changes; register it before publishing.
 
         With ``wake_on``, only those changes (a status, or ``settled``) set it.
         """
-        waiter = _Waiter(asyncio.Event(), None if wake_on is None else frozenset(wake_on))
+        waiter = _Waiter(Changes(), None if wake_on is None else frozenset(wake_on))
         self._waiters[command_id].add(waiter)
         try:
             yield waiter.changed
@@ -103,4 +120,4 @@ class CommandWatcher:
         """Wake the waiters of ``command_id`` that care about ``change``."""
         for waiter in self._waiters.get(command_id, ()):
             if waiter.wake_on is None or change in waiter.wake_on:
-                waiter.changed.set()
+                waiter.changed.named(change)

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from typing import Any
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 import redis.asyncio
 from celery import Celery
 
-from api_gateway.commands import MAY_BE_DONE
+from api_gateway.commands import MAY_BE_DONE, wait_for
 from api_gateway.publisher import CommandPublisher
+from api_gateway.services import GatewayServices
 from api_gateway.watcher import CommandWatcher
 from core.celery_app import make_celery
+from core.command_state import CommandDocument
 from core.sender import Sender
 from core.settings import Settings
-from events import Actor, Command
+from events import Actor, Command, CommandStatus
 
 
 @pytest.fixture
@@ -99,3 +103,38 @@ def test_waiters_wake_only_on_the_changes_they_asked_for() -> None:
             return woke_early, woke_every, outcome.is_set()
 
     assert asyncio.run(scenario()) == (False, True, True)
+
+
+def test_a_wait_reads_a_finished_command_once_when_its_hooks_settle_after() -> None:
+    """Finished with a hook pending, then ``settled``: done, without reading it again."""
+    finished = CommandDocument(
+        command_id="c1",
+        name="wallet.deposit",
+        status=CommandStatus.SUCCEEDED,
+        owner="user:u1",
+        attempts=1,
+        submitted_at=datetime.now(UTC),
+        hooks_pending=1,
+    )
+    reads: list[str] = []
+
+    async def read(command_id: str) -> CommandDocument:
+        reads.append(command_id)
+        return finished
+
+    async def scenario() -> CommandDocument | None:
+        watcher = CommandWatcher(redis.asyncio.Redis())
+        services = SimpleNamespace(settings=Settings(), state=SimpleNamespace(read=read))
+        async with watcher.watch("c1", MAY_BE_DONE) as changed:
+            waiting = asyncio.create_task(
+                wait_for(cast(GatewayServices, services), "c1", changed, 5)
+            )
+            watcher.notify("c1", "succeeded")
+            while not reads:
+                await asyncio.sleep(0)
+            watcher.notify("c1", "settled")
+            return await waiting
+
+    done = asyncio.run(scenario())
+    assert done is not None and done.is_done and done.status is CommandStatus.SUCCEEDED
+    assert reads == ["c1"]
