@@ -170,9 +170,9 @@ def _say_seeding(say: Say, seeding: Seeding, seeded_bytes: int) -> None:
     say(
         f"  seeded {seeding.documents:,} documents in {seeding.mongo_s:.1f} s "
         f"({seeding.documents_per_s:,.0f}/s, {way}), indexes after in {seeding.indexes_s:.1f} s, "
-        f"{seeding.keys:,} Redis keys in {seeding.redis_s:.1f} s "
+        f"{seeding.keys:,} Redis keys meanwhile in {seeding.redis_s:.1f} s "
         f"(+{seeded_bytes / MIB:.1f} MiB = {seeded_bytes / seeding.size:,.0f} B per command); "
-        f"{seeding.total_s:.0f} s in all, 1,000,000 projected at "
+        f"{seeding.wall_s:.0f} s in all, 1,000,000 projected at "
         f"{seeding.projected_s(10**6) / 60:.1f} min"
     )
 
