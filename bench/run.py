@@ -147,7 +147,9 @@ class Driver:
 
 
 @contextlib.contextmanager
-def hookline_running(servers: Servers, concurrency: int, logs: Path) -> Iterator[Driver]:
+def hookline_running(
+    servers: Servers, concurrency: int, logs: Path, fresh: bool = True
+) -> Iterator[Driver]:
     with _over_http(
         servers,
         logs,
@@ -155,6 +157,7 @@ def hookline_running(servers: Servers, concurrency: int, logs: Path) -> Iterator
         ("gateway", gateway_argv, "/modules/status"),
         closed=pipeline.hookline_closed,
         open_loop=pipeline.hookline_open,
+        fresh=fresh,
     ) as driver:
         yield driver
 
@@ -199,10 +202,12 @@ def _over_http(
     *,
     closed: Callable[[str, str, int, int], Run],
     open_loop: Callable[[str, str, float, float], Run],
+    fresh: bool = True,
 ) -> Iterator[Driver]:
     """A worker (name, argv) and a web server (name, argv for a port, a path that answers
-    once it is up) on emptied stores, driven over HTTP with a session's token."""
-    token = _reset(servers)
+    once it is up) on emptied stores (or, not ``fresh``, on what they hold), driven over
+    HTTP with a session's token."""
+    token = _reset(servers) if fresh else open_session(servers.redis_url, servers.jwt_secret)
     env, port = servers.child_env(), free_port()
     (worker_name, worker_argv), (web_name, web_argv, ready_path) = worker, web
     with (
