@@ -66,7 +66,7 @@ def dispatch_figure(options: Options) -> Figure:
         hookline=timing.hookline_s * 1e6,
         baseline=timing.pluggy_s * 1e6,
         baseline_name="pluggy",
-        goal="<= 1.0",
+        goal="<= 0.2",
     )
 
 
