@@ -115,8 +115,10 @@ class UserManagementOrchestrator(Orchestrator[UserManagementModule]):
             own = self._find({"_id": user.id})
             if own is not None:
                 return own
-            existing = self._find(
-                {"$or": [{"email_key": user.email_key}, {"username_key": user.username_key}]}
+            # Two lookups, each by its unique index (an $or is a collection scan on some
+            # servers); the email is named first when both are taken.
+            existing = self._find({"email_key": user.email_key}) or self._find(
+                {"username_key": user.username_key}
             )
             if existing is None:
                 raise  # the clash is gone already; let the retry policy run it again
