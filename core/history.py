@@ -26,7 +26,6 @@ import hashlib
 import logging
 import queue
 import threading
-import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -273,6 +272,8 @@ class HistoryRecorder:
         self.store = store
         self._queue: queue.SimpleQueue[_Write | threading.Event] = queue.SimpleQueue()
         self._lock = threading.Lock()
+        # Set when someone waits for the queued writes: the writer stops lingering.
+        self._hurry = threading.Event()
         self._thread: threading.Thread | None = None
         self._closed = False
 
@@ -319,6 +320,7 @@ class HistoryRecorder:
         """An event set once everything queued before it was written."""
         done = threading.Event()
         self._queue.put(done)
+        self._hurry.set()
         self._start()
         return done
 
@@ -343,12 +345,17 @@ class HistoryRecorder:
                     return
 
     def _next_batch(self) -> tuple[list[_Write], list[threading.Event]]:
-        """The next write and what follows it within ``LINGER_S``, up to ``MAX_BATCH``
-        writes; at once when someone waits for the writes (``flush``, ``close``)."""
+        """The next write and what is queued within ``LINGER_S`` after it, up to
+        ``MAX_BATCH`` writes; at once when someone waits for the writes (``flush``,
+        ``close``). The writer sleeps through the linger rather than waking for each write:
+        a thread woken per write takes the GIL from the one that queued it."""
+        first = self._queue.get()
+        if not isinstance(first, threading.Event):
+            self._hurry.wait(LINGER_S)
+        self._hurry.clear()
         batch: list[_Write] = []
         marks: list[threading.Event] = []
-        item: _Write | threading.Event | None = self._queue.get()
-        until = time.monotonic() + LINGER_S
+        item: _Write | threading.Event | None = first
         while item is not None:
             if isinstance(item, threading.Event):
                 marks.append(item)
@@ -356,15 +363,13 @@ class HistoryRecorder:
                 batch.append(item)
             if len(batch) >= MAX_BATCH:
                 break
-            item = self._next(None if marks else until - time.monotonic())
+            item = self._next()
         return batch, marks
 
-    def _next(self, wait_s: float | None) -> _Write | threading.Event | None:
-        """The next item queued, waiting at most ``wait_s`` (None: not at all)."""
+    def _next(self) -> _Write | threading.Event | None:
+        """The next item queued, if there is one."""
         try:
-            if wait_s is None or wait_s <= 0:
-                return self._queue.get_nowait()
-            return self._queue.get(timeout=wait_s)
+            return self._queue.get_nowait()
         except queue.Empty:
             return None
 
