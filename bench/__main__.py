@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import report
+from bench import memory, report
 from bench.run import ALL_FIGURES, Options, run_all
 from bench.servers import servers
 
@@ -45,6 +45,7 @@ def parse(argv: list[str]) -> tuple[Options, argparse.Namespace]:
     add("--mongo-url", default=os.environ.get("BENCH_MONGO_URL"), help="MongoDB to use")
     add("--json", type=Path, help="also write the figures as JSON here")
     add("--keep", action="store_true", help="keep the work directory (logs) afterwards")
+    memory.add_flags(parser)
     args = parser.parse_args(argv)
     figures = frozenset(name.strip() for name in args.only.split(",") if name.strip())
     if figures - ALL_FIGURES:
@@ -79,7 +80,12 @@ def main(argv: list[str] | None = None) -> int:
             say(
                 f"redis {running.redis_url}, mongo {running.mongo_url}, logs in {work_dir / 'logs'}"
             )
-            figures = run_all(running, options, work_dir / "logs", say)
+            if args.memory:
+                figures = memory.run_memory(
+                    running, memory.options_from(args, options), work_dir / "logs", say
+                )
+            else:
+                figures = run_all(running, options, work_dir / "logs", say)
             running.reset()
     finally:
         if not args.keep:
