@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import report, scale
+from bench import memory, report, scale
 from bench.run import ALL_FIGURES, Options, run_all
 from bench.servers import servers
 
@@ -46,6 +46,7 @@ def parse(argv: list[str]) -> tuple[Options, argparse.Namespace]:
     add("--json", type=Path, help="also write the figures as JSON here")
     add("--keep", action="store_true", help="keep the work directory (logs) afterwards")
     scale.add_arguments(parser)
+    memory.add_flags(parser)
     args = parser.parse_args(argv)
     figures = frozenset(name.strip() for name in args.only.split(",") if name.strip())
     if figures - ALL_FIGURES:
@@ -80,11 +81,14 @@ def main(argv: list[str] | None = None) -> int:
             say(
                 f"redis {running.redis_url}, mongo {running.mongo_url}, logs in {work_dir / 'logs'}"
             )
-            figures = (
-                scale.run_scale(running, options, scale.options_from(args), say)
-                if args.scale
-                else run_all(running, options, work_dir / "logs", say)
-            )
+            if args.scale:
+                figures = scale.run_scale(running, options, scale.options_from(args), say)
+            elif args.memory:
+                figures = memory.run_memory(
+                    running, memory.options_from(args, options), work_dir / "logs", say
+                )
+            else:
+                figures = run_all(running, options, work_dir / "logs", say)
             running.reset()
     finally:
         if not args.keep:
