@@ -218,7 +218,7 @@ def figures(ours: Measured, plain: Measured, options: MemoryOptions) -> list[Fig
     return [
         Figure(
             key="memory",
-            title="6 resident size, all processes, last",
+            title="7 resident size, all processes, last",
             unit="MiB",
             hookline=sum(r.last for r in ours.rows),
             baseline=sum(r.last for r in plain.rows),
@@ -227,7 +227,7 @@ def figures(ours: Measured, plain: Measured, options: MemoryOptions) -> list[Fig
         ),
         Figure(
             key="memory_growth",
-            title="6 RSS growth, 2nd half, worst process",
+            title="7 RSS growth, 2nd half, worst process",
             unit="MiB/10k",
             hookline=max(r.growth_per_10k for r in ours.rows),
             baseline=max(r.growth_per_10k for r in plain.rows),
