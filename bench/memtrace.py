@@ -1,7 +1,8 @@
-"""``python -m bench.memtrace``: where the gateway's memory grows, by allocation site.
+"""``python -m bench.memtrace``: where a Hookline process's memory grows, by allocation site.
 
-Starts the embedded Redis and MongoDB, a Hookline worker and the gateway under
-``tracemalloc`` (``bench.traced_gateway``); drives ``--first`` commands through it
+Starts the embedded Redis and MongoDB, a Hookline worker and the gateway, one of
+them (``--process``: the gateway, or the worker's main process) under
+``tracemalloc`` (``bench.traced``); drives ``--first`` commands through it
 (closed loop, as ``--memory`` does), has it write a snapshot, drives it on to
 ``--commands`` and has it write another; then prints what grew between the two:
 the top allocation sites by bytes (tracemalloc's ``lineno`` view, then the
@@ -16,7 +17,6 @@ import itertools
 import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -24,7 +24,7 @@ import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from bench import pipeline, readings
+from bench import pipeline, readings, traced
 from bench.caller import open_session
 from bench.readings import MIB
 from bench.servers import (
@@ -38,9 +38,11 @@ from bench.servers import (
     wait_for_http,
     wait_for_workers,
 )
-from bench.traced_gateway import DIR_ENV, FRAMES_ENV
 
 CHUNK = 1000
+PROCESSES = ("gateway", "worker")
+_GATEWAY_APP = "api_gateway.app:app"
+_WORKER_APP = "workers.app"
 DUMP_TIMEOUT_S = 120.0
 # Allocation sites left out: imports, tracemalloc itself, and the dump (counting objects).
 _IGNORED = (
@@ -48,7 +50,7 @@ _IGNORED = (
     "<frozen importlib._bootstrap_external>",
     "<unknown>",
     tracemalloc.__file__,
-    str(Path(__file__).with_name("traced_gateway.py")),
+    str(Path(__file__).with_name("traced.py")),
 )
 
 Drive = Callable[[int], int]
@@ -59,6 +61,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     add = parser.add_argument
     add("--commands", type=int, default=20_000, help="commands at the second snapshot")
     add("--first", type=int, default=5_000, help="commands at the first snapshot")
+    add("--process", choices=PROCESSES, default="gateway", help="the process traced")
     add("--window", type=int, default=16, help="commands in flight")
     add("--concurrency", type=int, default=2, help="worker processes")
     add("--frames", type=int, default=8, help="frames traced per allocation")
@@ -74,18 +77,31 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def traced_hookline(
     running: Servers, args: argparse.Namespace, logs: Path, dumps: Path
 ) -> Iterator[tuple[Drive, int]]:
-    """A worker and the traced gateway; a function driving n commands, and the gateway's pid."""
+    """A worker and the gateway, ``args.process`` of them traced; a function driving n
+    commands, and the traced process's pid."""
     running.reset()
     token = open_session(running.redis_url, running.jwt_secret)
-    env = running.child_env(**{DIR_ENV: str(dumps), FRAMES_ENV: str(args.frames)})
+    traced_env = running.child_env(
+        **{traced.DIR_ENV: str(dumps), traced.FRAMES_ENV: str(args.frames)}
+    )
+    env = {name: running.child_env() for name in PROCESSES}
+    env[args.process] = traced_env
     port = free_port()
-    argv = [
-        "bench.traced_gateway:app" if part == "api_gateway.app:app" else part
-        for part in gateway_argv(port)
-    ]
+    gateway_app = "bench.traced_gateway:app" if args.process == "gateway" else _GATEWAY_APP
+    worker_app = "bench.traced_worker" if args.process == "worker" else _WORKER_APP
     with (
-        process("worker", hookline_worker_argv(args.concurrency), env, logs) as worker,
-        process("gateway", argv, env, logs) as gateway,
+        process(
+            "worker",
+            _replaced(hookline_worker_argv(args.concurrency), _WORKER_APP, worker_app),
+            env["worker"],
+            logs,
+        ) as worker,
+        process(
+            "gateway",
+            _replaced(gateway_argv(port), _GATEWAY_APP, gateway_app),
+            env["gateway"],
+            logs,
+        ) as gateway,
     ):
         url = f"http://127.0.0.1:{port}"
         wait_for_workers(running.redis_url, worker, logs / "worker.log")
@@ -95,17 +111,21 @@ def traced_hookline(
             run = pipeline.hookline_closed(url, token, count, args.window)
             return run.failed
 
-        yield drive, gateway.pid
+        yield drive, (gateway if args.process == "gateway" else worker).pid
+
+
+def _replaced(argv: list[str], old: str, new: str) -> list[str]:
+    return [new if part == old else part for part in argv]
 
 
 def snapshot(pid: int, dumps: Path, number: int) -> Path:
-    """Have the traced gateway write its snapshot ``number``; its path once complete."""
-    os.kill(pid, signal.SIGUSR1)
+    """Have the traced process write its snapshot ``number``; its path once complete."""
+    os.kill(pid, traced.SIGNAL)
     path = dumps / f"{number}.snapshot"
     deadline = time.monotonic() + DUMP_TIMEOUT_S
     while not path.exists():
         if time.monotonic() > deadline:
-            raise BenchError(f"the gateway wrote no {path} within {DUMP_TIMEOUT_S:.0f} s")
+            raise BenchError(f"pid {pid} wrote no {path} within {DUMP_TIMEOUT_S:.0f} s")
         time.sleep(0.2)
     return path
 
@@ -192,7 +212,7 @@ def _drive_to_marks(
         paths.append(snapshot(pid, dumps, number))
         print(
             f"[{time.monotonic() - started:5.0f} s] {done} commands ({failed} failed): "
-            f"gateway RSS {rss}, snapshot {number}",
+            f"RSS {rss}, snapshot {number}",
             flush=True,
         )
     return paths[0], paths[1]

@@ -236,18 +236,29 @@ def baseline_closed(baseline: Baseline, count: int, window: int) -> Run:
     lock = threading.Lock()
 
     def submitter() -> None:
-        while True:
-            with lock:
-                value = next(numbers, None)
-            if value is None:
-                return
-            _baseline_one(baseline, value, time.perf_counter(), tally)
+        try:
+            while True:
+                with lock:
+                    value = next(numbers, None)
+                if value is None:
+                    return
+                _baseline_one(baseline, value, time.perf_counter(), tally)
+        finally:
+            _close_backend(baseline)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(window) as pool:
         for _ in range(window):
             pool.submit(submitter)
     return tally.run(time.perf_counter() - started)
+
+
+def _close_backend(baseline: Baseline) -> None:
+    """Close this thread's result backend (Celery keeps one per thread): left to the garbage
+    collector once the thread ends, its sockets are found unclosed (a ResourceWarning each)."""
+    backend = baseline.app.backend
+    backend.result_consumer.stop()
+    backend.client.connection_pool.disconnect()
 
 
 def baseline_open(baseline: Baseline, rate_per_s: float, duration_s: float, threads: int) -> Run:

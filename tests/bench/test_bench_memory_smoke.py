@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from bench.__main__ import main
+from bench.memory import row
+from bench.readings import MIB, Reading, Series
 from tests.stack_fixtures import Servers
 
 pytestmark = pytest.mark.bench
@@ -50,3 +52,22 @@ def test_every_process_of_both_systems_is_read(
     assert "hookline: RSS in MiB" in printed and "plain Celery: RSS in MiB" in printed
     for name in ("gateway", "worker main", *POOL):
         assert re.search(rf"\] {name} ", printed), name
+
+
+def _series(rss_mib: list[float], step: int) -> Series:
+    points = [(i * step, Reading(round(mib * MIB), None)) for i, mib in enumerate(rss_mib)]
+    return Series("p", 1, points)
+
+
+def test_a_process_is_flat_after_warm_up_or_grows() -> None:
+    """Flat: the last reading within 5 % of the one at 20 % and at most 1 MiB more than at
+    50 %. Growth is per 10 k commands over the second half."""
+    warm = row(_series([80, 90, 91, 91, 91, 91.5], 2000), 10_000)
+    assert (warm.at_20, warm.at_50, warm.last, warm.flat) == (90.0, 91.0, 91.5, True)
+    assert warm.growth_per_10k == pytest.approx(0.5 * 10_000 / 6000)  # from 4 k (nearest 5 k)
+    creeping = row(_series([80, 90, 91, 92, 93, 94], 2000), 10_000)
+    assert creeping.flat is False and creeping.verdict == "GROWS"
+    late = row(
+        Series("late", 2, [(4000, Reading(MIB, None)), (10_000, Reading(MIB, None))]), 10_000
+    )
+    assert late.flat is None and late.verdict == "n/a"
